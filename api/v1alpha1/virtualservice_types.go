@@ -1,0 +1,59 @@
+package v1alpha1
+
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+// VirtualNodeServiceProvider sends a service's traffic to one node.
+type VirtualNodeServiceProvider struct {
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=255
+	VirtualNodeName string `json:"virtualNodeName"`
+}
+
+// VirtualRouterServiceProvider sends a service's traffic through a router.
+type VirtualRouterServiceProvider struct {
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=255
+	VirtualRouterName string `json:"virtualRouterName"`
+}
+
+// VirtualServiceProvider is exactly one of a node or a router.
+type VirtualServiceProvider struct {
+	// +optional
+	VirtualNode *VirtualNodeServiceProvider `json:"virtualNode,omitempty"`
+	// +optional
+	VirtualRouter *VirtualRouterServiceProvider `json:"virtualRouter,omitempty"`
+}
+
+// VirtualServiceSpec is the name clients call.
+type VirtualServiceSpec struct {
+	// +optional
+	MeshRef *MeshReference `json:"meshRef,omitempty"`
+	// Provider of the service. Without one, calls get 503.
+	// +optional
+	Provider *VirtualServiceProvider `json:"provider,omitempty"`
+}
+
+// VirtualService is the name clients call, e.g. ai-api-service.local; its
+// metadata.name is the hostname matched against the Host header.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:categories=aimesh,shortName=vs
+// +kubebuilder:printcolumn:name="Router",type=string,JSONPath=`.spec.provider.virtualRouter.virtualRouterName`
+// +kubebuilder:printcolumn:name="Node",type=string,JSONPath=`.spec.provider.virtualNode.virtualNodeName`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type VirtualService struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   VirtualServiceSpec `json:"spec,omitempty"`
+	Status Status             `json:"status,omitempty"`
+}
+
+// VirtualServiceList is a list of VirtualServices.
+// +kubebuilder:object:root=true
+type VirtualServiceList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []VirtualService `json:"items"`
+}
