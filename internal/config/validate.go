@@ -216,10 +216,14 @@ func notFound[T any](kind, name, ns string, m map[nsName]*T) string {
 			names = append(names, k.name)
 		}
 	}
-	if len(names) == 0 {
-		return fmt.Sprintf("%s %q not found", kind, name)
+	where := ""
+	if ns != "" {
+		where = fmt.Sprintf(" in namespace %q", ns)
 	}
-	return fmt.Sprintf("%s %q not found (defined: %s)", kind, name, nameList(names))
+	if len(names) == 0 {
+		return fmt.Sprintf("%s %q not found%s", kind, name, where)
+	}
+	return fmt.Sprintf("%s %q not found%s (defined: %s)", kind, name, where, nameList(names))
 }
 
 // nameList is a sorted, comma-separated list of at most ten names.

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"fmt"
+
 	v1 "github.com/aimesh/aimesh/api/v1alpha1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -70,7 +72,7 @@ func (o *rep) gatewayRef(p *field.Path, ref *v1.VirtualGatewayReference) *v1.Vir
 		case 0:
 			where := "in this configuration"
 			if o.ns != "" {
-				where = "in namespace " + o.ns
+				where = fmt.Sprintf("in namespace %q", o.ns)
 			}
 			o.errorf(p, "required: there is no VirtualGateway %s to attach to; add one", where)
 		case 1:

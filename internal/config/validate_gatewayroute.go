@@ -11,7 +11,8 @@ import (
 type gatewayRouteCheck struct {
 	*rep
 	gateway   string           // display name of the gateway, "" when unresolved
-	listeners []v1.PortMapping // the gateway's listeners
+	listeners []v1.PortMapping // the gateway's listeners with a valid port and protocol
+	partial   bool             // some listener of the gateway is invalid
 }
 
 // gatewayRoute checks a route of a gateway, its gateway and its target.
@@ -26,7 +27,12 @@ func (v *validator) gatewayRoute(gr *v1.GatewayRoute) {
 	if g := o.gatewayRef(spec.Child("virtualGatewayRef"), gr.Spec.VirtualGatewayRef); g != nil {
 		gc.gateway = g.Name
 		for _, l := range g.Spec.Listeners {
-			gc.listeners = append(gc.listeners, v1.PortMapping{Port: l.PortMapping.Port, Protocol: l.PortMapping.Protocol})
+			pm := v1.PortMapping{Port: l.PortMapping.Port, Protocol: l.PortMapping.Protocol}
+			if pm.Port < 1 || pm.Port > maxPort || !contains(gatewayProtocols, string(pm.Protocol)) {
+				gc.partial = true
+				continue
+			}
+			gc.listeners = append(gc.listeners, pm)
 		}
 	}
 	if r := gr.Spec.HTTPRoute; r != nil {
@@ -104,14 +110,17 @@ func (gc *gatewayRouteCheck) listenerFor(p *field.Path, proto string, port *v1.P
 	if port != nil && !gc.port(portPath, *port) {
 		port = nil
 	}
-	if gc.gateway == "" || len(gc.listeners) == 0 {
-		return // reported on the ref or on the gateway
+	if gc.gateway == "" {
+		return // reported on the ref
 	}
 	var has bool
 	for _, l := range gc.listeners {
 		has = has || string(l.Protocol) == proto
 	}
 	if !has {
+		if gc.partial || len(gc.listeners) == 0 {
+			return // reported on the gateway
+		}
 		gc.errorf(p, "VirtualGateway %q has no %s listener (spec.listeners: %s): attach the route to a gateway that has one, or write it as the kind of an existing listener",
 			gc.gateway, proto, portList(gc.listeners))
 		return
@@ -124,8 +133,11 @@ func (gc *gatewayRouteCheck) listenerFor(p *field.Path, proto string, port *v1.P
 			continue
 		}
 		if string(l.Protocol) != proto {
-			gc.errorf(portPath, "listener %d/%s of VirtualGateway %q is not %s: this route needs a %s listener", l.Port, l.Protocol, gc.gateway, proto, proto)
+			gc.errorf(portPath, "listener %d/%s of VirtualGateway %q is not %s: this route needs %s listener", l.Port, l.Protocol, gc.gateway, proto, an(proto))
 		}
+		return
+	}
+	if gc.partial {
 		return
 	}
 	gc.errorf(portPath, "port %d is not a listener of VirtualGateway %q (spec.listeners: %s)", *port, gc.gateway, portList(gc.listeners))

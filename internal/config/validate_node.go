@@ -57,15 +57,17 @@ func (v *validator) virtualNode(n *v1.VirtualNode) {
 
 // listenerPort checks a listener's port and that no earlier listener of the
 // same resource (recorded in seen) uses it.
-func (o *rep) listenerPort(p *field.Path, port v1.PortNumber, i int, seen map[v1.PortNumber]int) {
+// It returns whether the port is valid (a duplicate still is).
+func (o *rep) listenerPort(p *field.Path, port v1.PortNumber, i int, seen map[v1.PortNumber]int) bool {
 	if !o.port(p, port) {
-		return
+		return false
 	}
 	if j, dup := seen[port]; dup {
 		o.errorf(p, "port %d is already used by listeners[%d]: listener ports must be unique", port, j)
-		return
+		return true
 	}
 	seen[port] = i
+	return true
 }
 
 // serviceRef checks that name is a VirtualService of the same namespace and

@@ -78,7 +78,7 @@ func (rc *routeCheck) target(p *field.Path, node string, port *v1.PortNumber, pr
 	if port != nil {
 		at = p.Child("port")
 	}
-	rc.errorf(at, "VirtualNode %q listener %d is %s: a %s route needs %s", node, l.Port, l.Protocol, proto, protocolNeed(proto))
+	rc.errorf(at, "VirtualNode %q listener %d is %s: %s route needs %s", node, l.Port, l.Protocol, an(proto), protocolNeed(proto))
 }
 
 // nodeListener picks the listener of n a target sends to: the one on port,

@@ -8,7 +8,11 @@ import (
 // routeCheck carries what the checks of one router's routes need.
 type routeCheck struct {
 	*rep
-	listeners []v1.PortMapping
+	all       []v1.PortMapping // every listener, for messages
+	listeners []v1.PortMapping // the listeners with a valid port and protocol
+	// partial is set when a listener has an invalid port or protocol, so
+	// "no such listener" would only repeat that error.
+	partial bool
 }
 
 // virtualRouter checks a router's listeners and its routes.
@@ -23,9 +27,13 @@ func (v *validator) virtualRouter(vr *v1.VirtualRouter) {
 	seen := map[v1.PortNumber]int{}
 	for i, l := range vr.Spec.Listeners {
 		p := spec.Child("listeners").Index(i).Child("portMapping")
-		o.listenerPort(p.Child("port"), l.PortMapping.Port, i, seen)
-		o.enum(p.Child("protocol"), string(l.PortMapping.Protocol), protocols)
-		rc.listeners = append(rc.listeners, l.PortMapping)
+		rc.all = append(rc.all, l.PortMapping)
+		portOK := o.listenerPort(p.Child("port"), l.PortMapping.Port, i, seen)
+		if o.enum(p.Child("protocol"), string(l.PortMapping.Protocol), protocols) && portOK {
+			rc.listeners = append(rc.listeners, l.PortMapping)
+		} else {
+			rc.partial = true
+		}
 	}
 	names := map[string]int{}
 	for i := range vr.Spec.Routes {
@@ -96,8 +104,10 @@ func (rc *routeCheck) httpRoute(p *field.Path, r *v1.HTTPRoute, proto string) {
 // router has several listeners. p is the route (e.g. spec.routes[0].httpRoute).
 func (rc *routeCheck) listenerFor(p *field.Path, proto string, port *v1.PortNumber) {
 	portPath := p.Child("match", "port")
-	if len(rc.listeners) == 0 {
-		rc.optPort(portPath, port)
+	if port != nil && !rc.port(portPath, *port) {
+		return
+	}
+	if len(rc.all) == 0 {
 		return // reported on spec.listeners
 	}
 	var has bool
@@ -105,17 +115,16 @@ func (rc *routeCheck) listenerFor(p *field.Path, proto string, port *v1.PortNumb
 		has = has || string(l.Protocol) == proto
 	}
 	if !has {
-		rc.errorf(p, "the router has no %s listener (spec.listeners: %s): add one, or write the route as the kind of an existing listener",
-			proto, portList(rc.listeners))
-		return
-	}
-	if port == nil {
-		if len(rc.listeners) > 1 {
-			rc.errorf(portPath, "required: the router has several listeners (%s); name the %s one this route serves", portList(rc.listeners), proto)
+		if !rc.partial {
+			rc.errorf(p, "the router has no %s listener (spec.listeners: %s): add one, or write the route as the kind of an existing listener",
+				proto, portList(rc.all))
 		}
 		return
 	}
-	if !rc.port(portPath, *port) {
+	if port == nil {
+		if len(rc.all) > 1 {
+			rc.errorf(portPath, "required: the router has several listeners (%s); name the %s one this route serves", portList(rc.all), proto)
+		}
 		return
 	}
 	for _, l := range rc.listeners {
@@ -123,11 +132,13 @@ func (rc *routeCheck) listenerFor(p *field.Path, proto string, port *v1.PortNumb
 			continue
 		}
 		if string(l.Protocol) != proto {
-			rc.errorf(portPath, "listener %d/%s is not %s: this route needs a %s listener", l.Port, l.Protocol, proto, proto)
+			rc.errorf(portPath, "listener %d/%s is not %s: this route needs %s listener", l.Port, l.Protocol, proto, an(proto))
 		}
 		return
 	}
-	rc.errorf(portPath, "port %d is not a listener of this router (spec.listeners: %s)", *port, portList(rc.listeners))
+	if !rc.partial {
+		rc.errorf(portPath, "port %d is not a listener of this router (spec.listeners: %s)", *port, portList(rc.all))
+	}
 }
 
 // httpMatch checks an httpRoute's or http2Route's match.

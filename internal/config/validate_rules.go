@@ -105,7 +105,9 @@ func (o *rep) length(p *field.Path, s string, lo, hi int) bool {
 // entries reports a list with fewer than lo or more than hi entries.
 func (o *rep) entries(p *field.Path, n, lo, hi int) bool {
 	if n < lo || n > hi {
-		if lo == hi {
+		if lo == 1 && hi == 1 {
+			o.errorf(p, "must have exactly 1 entry, got %d", n)
+		} else if lo == hi {
 			o.errorf(p, "must have exactly %d entries, got %d", lo, n)
 		} else {
 			o.errorf(p, "must have %d to %d entries, got %d", lo, hi, n)
@@ -285,6 +287,14 @@ func (o *rep) priority(p *field.Path, pr *int64) {
 	if pr != nil {
 		o.between(p, *pr, 0, maxPriority)
 	}
+}
+
+// an is the indefinite article for a protocol name: "an http", "a grpc".
+func an(proto string) string {
+	if strings.HasPrefix(proto, "http") {
+		return "an " + proto
+	}
+	return "a " + proto
 }
 
 // portList is "8080/http, 8081/grpc", for messages about listeners.
