@@ -50,7 +50,7 @@
 //	prefill        = PrefillOverhead + (prompt_tokens − cached_tokens) × PrefillPerToken (+ SlowStart)
 //	TTFT           = queue wait + prefill
 //	itl            = ITLBase + ITLPerSeq × running   (running read as each token is scheduled)
-//	e2e            = TTFT + (output_tokens − 1) × itl
+//	e2e            = TTFT + (output_tokens − 1) × itl   (each token one itl after the previous one)
 //
 // and every duration is multiplied by TimeScale. Defaults (DefaultConfig): MaxNumSeqs 32,
 // KVBlocks 2048, BlockSize 16, MaxModelLen min(8192, KVBlocks×BlockSize), DefaultMaxTokens

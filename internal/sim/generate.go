@@ -77,11 +77,9 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, j *job) {
 	var last time.Time
 	for i := range j.outTokens {
 		if i > 0 {
-			itl := s.itl()
-			next = next.Add(itl)
-			if now := time.Now(); now.After(next.Add(itl)) {
-				next = now // fell behind (slow client): no burst of tokens
-			}
+			// Relative to the previous token, like an engine step: a stall delays every later
+			// token (no catching up).
+			next = last.Add(s.itl())
 		}
 		if !p.until(next) {
 			s.finish(j, "abort", i)
@@ -199,7 +197,9 @@ func (k *sink) object(choices []choice) *completionObject {
 // the close fault says so.
 func (k *sink) event(o *completionObject) error {
 	if c := k.j.plan.closeAfter; c >= 0 && k.events >= c {
-		_ = k.rc.Flush()
+		if k.j.req.stream {
+			_ = k.rc.Flush() // what was written goes out; a non-streaming client gets no headers
+		}
 		k.s.finish(k.j, "abort", k.events)
 		k.s.log.Debug("connection aborted (fault injection)", "after_events", k.events)
 		panic(http.ErrAbortHandler) // net/http closes the connection without ending the body
