@@ -87,8 +87,13 @@
 // Faults (at start in Config.Faults, at run time with Server.SetFaults or POST /sim/faults)
 // inject errors (ErrorRate × ErrorStatus, with Retry-After on 429 and 503), hangs (HangRate:
 // no answer until the client goes), aborted connections (CloseAfterChunks: the stream breaks
-// after N events, without [DONE]), slow starts (SlowStart before the first token) and a
-// failing /health (Unhealthy).
+// after N events, without [DONE]), slow starts (SlowStart before the first token, holding a
+// batch slot) and a failing /health (Unhealthy). Rates are fractions drawn per request from a
+// generator seeded by Config.Seed. For example:
+//
+//	curl -X POST localhost:8000/sim/faults -d '{"error_rate":0.2,"error_status":429,"retry_after_seconds":2}'
+//	curl -X POST localhost:8000/sim/faults -d '{"close_after_chunks":5,"slow_start":"500ms"}'
+//	curl -X DELETE localhost:8000/sim/faults
 //
 // # Go API
 //
