@@ -1,0 +1,344 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aimesh/aimesh/internal/config"
+	"github.com/aimesh/aimesh/internal/discovery"
+	"github.com/aimesh/aimesh/internal/proxy"
+	"github.com/aimesh/aimesh/internal/snapshot"
+	"github.com/aimesh/aimesh/internal/telemetry"
+)
+
+// Options configure a Gateway.
+type Options struct {
+	// ListenAddress is the IP the VirtualGateway and TCP listeners bind
+	// (default 0.0.0.0).
+	ListenAddress string
+	// MeshAddress is host:port of the mesh listener; empty disables it.
+	MeshAddress string
+	// AdminAddress is host:port of the admin listener (default
+	// 127.0.0.1:9901); empty disables it.
+	AdminAddress string
+	// Mesh and Node select what to serve (see snapshot.Options).
+	Mesh, Node string
+	// MaxBodyBytes bounds request bodies aimesh reads (default 4 MiB).
+	MaxBodyBytes int64
+	// DrainTimeout bounds Shutdown (default 30s).
+	DrainTimeout time.Duration
+	// DNSRefresh is how often DNS discovery re-resolves (default 5s).
+	DNSRefresh time.Duration
+	// Kubernetes marks resources as coming from the API server.
+	Kubernetes bool
+	Log        *slog.Logger
+}
+
+// Gateway is a running data plane.
+type Gateway struct {
+	Options
+	holder   snapshot.Holder
+	fwd      *proxy.Forwarder
+	metrics  *telemetry.Metrics
+	logFiles *telemetry.LogFiles
+	eps      *discovery.Registry
+	pools    *proxy.Pools
+	gen      atomic.Int64
+	applyMu  sync.Mutex
+	draining atomic.Bool
+
+	mu        sync.Mutex
+	listeners map[string]*boundListener // by kind:port
+	lisIdx    map[string]int
+	tunnels   sync.WaitGroup
+	admin     *http.Server
+}
+
+// boundListener is one socket and the server on it.
+type boundListener struct {
+	key  string
+	ln   net.Listener
+	srv  *http.Server // nil for TCP listeners
+	tcp  *tcpServer
+	done chan struct{}
+}
+
+// New returns a Gateway that serves nothing until Apply.
+func New(o Options) *Gateway {
+	if o.ListenAddress == "" {
+		o.ListenAddress = "0.0.0.0"
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 4 << 20
+	}
+	if o.DrainTimeout <= 0 {
+		o.DrainTimeout = 30 * time.Second
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	g := &Gateway{
+		Options:   o,
+		metrics:   telemetry.NewMetrics(),
+		logFiles:  telemetry.NewLogFiles(nil, o.Log),
+		eps:       discovery.NewRegistry(o.Log),
+		pools:     proxy.NewPools(),
+		listeners: map[string]*boundListener{},
+		lisIdx:    map[string]int{},
+	}
+	if o.DNSRefresh > 0 {
+		g.eps.Refresh = o.DNSRefresh
+	}
+	g.fwd = &proxy.Forwarder{Pools: g.pools, Pick: proxy.RoundRobin, Log: o.Log}
+	return g
+}
+
+// Metrics returns the gateway's metrics.
+func (g *Gateway) Metrics() *telemetry.Metrics { return g.metrics }
+
+// Endpoints returns the endpoint registry (Kubernetes mode feeds it).
+func (g *Gateway) Endpoints() *discovery.Registry { return g.eps }
+
+// Snapshot returns the snapshot being served (nil before the first Apply).
+func (g *Gateway) Snapshot() *snapshot.Snapshot { return g.holder.Load() }
+
+// Apply compiles res, binds any new listener and swaps the snapshot in.
+// On any error the previous snapshot keeps serving.
+func (g *Gateway) Apply(res *config.Resources) error {
+	g.applyMu.Lock()
+	defer g.applyMu.Unlock()
+	gen := g.gen.Load() + 1
+	g.eps.Begin()
+	snap, err := snapshot.Compile(res, snapshot.Options{
+		Mesh: g.Mesh, Node: g.Node, Generation: gen,
+		Endpoints: g.eps, Metrics: g.metrics, LogFiles: g.logFiles,
+	})
+	// On failure the registry round is left open: sets the failed compile
+	// created stay until the next successful Apply releases them.
+	if err != nil {
+		g.metrics.Reload(false, g.gen.Load())
+		return fmt.Errorf("compile: %w", err)
+	}
+	if err := g.bind(snap); err != nil {
+		g.metrics.Reload(false, g.gen.Load())
+		return err
+	}
+	g.eps.End()
+	g.gen.Store(gen)
+	old := g.holder.Load()
+	g.holder.Store(snap)
+	if old != nil {
+		// Requests that started on the old snapshot may still log.
+		time.AfterFunc(g.DrainTimeout+time.Minute, old.CloseLoggers)
+	}
+	g.unbindUnused(snap)
+	g.metrics.Reload(true, gen)
+	g.Log.Info("config applied", "generation", gen, "services", len(snap.Services), "gateway_listeners", len(snap.Gateways))
+	return nil
+}
+
+// listenerIndex gives each listener name a small stable index.
+func (g *Gateway) listenerIndex(name string) int {
+	if i, ok := g.lisIdx[name]; ok {
+		return i
+	}
+	i := len(g.lisIdx)
+	g.lisIdx[name] = i
+	return i
+}
+
+// bind opens the sockets snap needs that are not open yet. If one fails,
+// the ones it opened are closed again.
+func (g *Gateway) bind(snap *snapshot.Snapshot) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var opened []*boundListener
+	fail := func(err error) error {
+		for _, b := range opened {
+			b.ln.Close()
+			delete(g.listeners, b.key)
+		}
+		return err
+	}
+	want := wantedListeners(snap, g.MeshAddress)
+	for _, w := range want {
+		if _, ok := g.listeners[w.key]; ok {
+			continue
+		}
+		addr := w.addr
+		if addr == "" {
+			addr = net.JoinHostPort(g.ListenAddress, strconv.Itoa(w.port))
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fail(fmt.Errorf("listen %s for %s: %w", addr, w.what, err))
+		}
+		b := &boundListener{key: w.key, ln: ln, done: make(chan struct{})}
+		li := listenerInfo{name: w.name, idx: g.listenerIndex(w.name), port: w.port, metrics: g.metrics.Listener(w.name)}
+		switch w.kind {
+		case "tcp":
+			b.tcp = &tcpServer{g: g, port: w.port, li: li}
+		case "mesh":
+			b.srv = g.httpServer(&meshHandler{g: g, li: li}, w.protocol)
+		default:
+			b.srv = g.httpServer(&gatewayHandler{g: g, li: li}, w.protocol)
+		}
+		g.listeners[w.key] = b
+		opened = append(opened, b)
+		go g.serve(b)
+		g.Log.Info("listening", "listener", w.name, "address", ln.Addr().String())
+	}
+	return nil
+}
+
+func (g *Gateway) serve(b *boundListener) {
+	defer close(b.done)
+	var err error
+	if b.tcp != nil {
+		err = b.tcp.serve(b.ln)
+	} else {
+		err = b.srv.Serve(b.ln)
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+		g.Log.Error("listener stopped", "listener", b.key, "err", err)
+	}
+}
+
+// unbindUnused gracefully closes listeners snap no longer has.
+func (g *Gateway) unbindUnused(snap *snapshot.Snapshot) {
+	want := map[string]bool{}
+	for _, w := range wantedListeners(snap, g.MeshAddress) {
+		want[w.key] = true
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for k, b := range g.listeners {
+		if !want[k] {
+			delete(g.listeners, k)
+			go g.closeListener(b, g.DrainTimeout)
+		}
+	}
+}
+
+func (g *Gateway) closeListener(b *boundListener, timeout time.Duration) {
+	if b.srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		if err := b.srv.Shutdown(ctx); err != nil {
+			b.srv.Close()
+		}
+	} else {
+		b.ln.Close()
+	}
+	<-b.done
+}
+
+// ListenerAddr returns the bound address of a listener key such as
+// "gateway:8080", "mesh" or "tcp:9000" (nil when not bound).
+func (g *Gateway) ListenerAddr(key string) net.Addr {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if b, ok := g.listeners[key]; ok {
+		return b.ln.Addr()
+	}
+	return nil
+}
+
+type wanted struct {
+	key, name, what, kind, addr string
+	port                        int
+	protocol                    string
+}
+
+func wantedListeners(snap *snapshot.Snapshot, meshAddr string) []wanted {
+	var out []wanted
+	if meshAddr != "" {
+		out = append(out, wanted{key: "mesh", name: "mesh", what: "the mesh listener", kind: "mesh", addr: meshAddr, protocol: "http2"})
+	}
+	for _, gl := range snap.Gateways {
+		p := strconv.Itoa(gl.Port)
+		out = append(out, wanted{key: "gateway:" + p, name: "gateway:" + gl.Name, what: "VirtualGateway " + gl.Gateway, kind: "gateway", port: gl.Port, protocol: string(gl.Protocol)})
+	}
+	for _, tl := range snap.TCP {
+		p := strconv.Itoa(tl.Port)
+		out = append(out, wanted{key: "tcp:" + p, name: "tcp:" + p, what: "tcp routes of " + tl.Service, kind: "tcp", port: tl.Port})
+	}
+	return out
+}
+
+func (g *Gateway) httpServer(h http.Handler, protocol string) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		Protocols:         listenerProtocols(v1Protocol(protocol)),
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       5 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(g.Log.Handler(), slog.LevelDebug),
+	}
+}
+
+// Shutdown stops accepting, lets in-flight requests and streams finish
+// within the drain timeout, then closes what is left.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.draining.Store(true)
+	ctx, cancel := context.WithTimeout(ctx, g.DrainTimeout)
+	defer cancel()
+	g.mu.Lock()
+	ls := make([]*boundListener, 0, len(g.listeners))
+	for k, b := range g.listeners {
+		ls = append(ls, b)
+		delete(g.listeners, k)
+	}
+	g.mu.Unlock()
+	var wg sync.WaitGroup
+	var forced atomic.Bool
+	for _, b := range ls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if b.srv != nil {
+				if err := b.srv.Shutdown(ctx); err != nil {
+					forced.Store(true)
+					b.srv.Close()
+				}
+			} else {
+				b.ln.Close()
+			}
+			<-b.done
+		}()
+	}
+	wg.Wait()
+	tunnelsDone := make(chan struct{})
+	go func() { g.tunnels.Wait(); close(tunnelsDone) }()
+	select {
+	case <-tunnelsDone:
+	case <-ctx.Done():
+		forced.Store(true)
+	}
+	if g.admin != nil {
+		g.admin.Close()
+	}
+	g.eps.Close()
+	g.pools.CloseIdle()
+	if s := g.holder.Load(); s != nil {
+		s.CloseLoggers()
+	}
+	g.logFiles.Close()
+	if forced.Load() {
+		return fmt.Errorf("drain timeout %s: open requests were cut", g.DrainTimeout)
+	}
+	return nil
+}
+
+func isDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
+}

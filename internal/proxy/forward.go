@@ -1,0 +1,324 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	v1 "github.com/aimesh/aimesh/api/v1alpha1"
+	"github.com/aimesh/aimesh/internal/discovery"
+	"github.com/aimesh/aimesh/internal/snapshot"
+)
+
+// Plan is what the gateway decided for one request.
+type Plan struct {
+	// Route is the matched route; nil when a service's provider is a node.
+	Route *snapshot.Route
+	// Target is the weighted target drawn for this request.
+	Target *snapshot.Target
+	// Egress, when set, is the host:port of a destination outside the mesh;
+	// Target is then nil.
+	Egress string
+	// Body is the buffered request body; nil means stream r.Body, which
+	// allows a retry only when no body byte was sent.
+	Body []byte
+	// Host is the Host header to send.
+	Host string
+	// Path and RawQuery to send (after gateway rewrites).
+	Path, RawQuery string
+}
+
+// Result is what happened, for metrics and the access log.
+type Result struct {
+	Code      int
+	Target    *snapshot.Target
+	Upstream  string
+	Retries   int
+	Fallback  bool
+	TTFB      time.Duration
+	BytesSent int64
+	// Failure is the upstream failure reason ("" when none): connect,
+	// timeout, idle_timeout, reset, no_endpoint, client_gone.
+	Failure string
+}
+
+// Picker chooses an endpoint of t, avoiding those already tried when it
+// can. It returns nil when t has no endpoint.
+type Picker func(t *snapshot.Target, tried []*discovery.Endpoint) *discovery.Endpoint
+
+// Forwarder sends requests upstream.
+type Forwarder struct {
+	Pools *Pools
+	Pick  Picker
+	Log   *slog.Logger
+}
+
+// RoundRobin is the default Picker: the node's round-robin cursor, skipping
+// endpoints already tried while any other is left.
+func RoundRobin(t *snapshot.Target, tried []*discovery.Endpoint) *discovery.Endpoint {
+	eps := t.Endpoints.Endpoints()
+	if len(eps) == 0 {
+		return nil
+	}
+	start := int(t.Node.Next() % uint64(len(eps)))
+	for i := range eps {
+		e := eps[(start+i)%len(eps)]
+		if !contains(tried, e) {
+			return e
+		}
+	}
+	return eps[start]
+}
+
+func contains(s []*discovery.Endpoint, e *discovery.Endpoint) bool {
+	for _, x := range s {
+		if x == e {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	errPerTry   = errors.New("per-try timeout")
+	errIdle     = errors.New("idle timeout")
+	errNoTarget = errors.New("no endpoint")
+)
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// Forward runs the plan: attempts with retries on the weighted target, then
+// the route's fallback targets, and writes the response or an error.
+func (f *Forwarder) Forward(w http.ResponseWriter, r *http.Request, p *Plan, res *Result) {
+	start := time.Now()
+	perReq, idle := timeouts(p)
+	ctx := r.Context()
+	if perReq > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, perReq)
+		defer cancel()
+	}
+	out := f.outRequest(ctx, r, p)
+	var retry snapshot.RetryPolicy
+	if p.Route != nil {
+		retry = p.Route.Retry
+	}
+	targets := [1 + 10]*snapshot.Target{p.Target}
+	n := 1
+	if p.Route != nil {
+		n += copy(targets[1:], p.Route.Fallback)
+	}
+	var (
+		lastErr  error
+		lastFail string
+	)
+	for ti := 0; ti < n; ti++ {
+		t := targets[ti]
+		if ti > 0 {
+			res.Fallback = true
+		}
+		var tried [8]*discovery.Endpoint
+		ntried := 0
+		for attempt := 0; attempt <= retry.MaxRetries; attempt++ {
+			if attempt > 0 {
+				res.Retries++
+			}
+			addr, ep := p.Egress, (*discovery.Endpoint)(nil)
+			if t != nil {
+				ep = f.Pick(t, tried[:ntried])
+				if ep == nil {
+					lastErr, lastFail = errNoTarget, "no_endpoint"
+					break
+				}
+				if ntried < len(tried) {
+					tried[ntried] = ep
+					ntried++
+				}
+				addr = ep.Addr
+			}
+			res.Target, res.Upstream = t, addr
+			if p.Body == nil && attempt > 0 && out.Body != nil && out.Body != http.NoBody {
+				if cb, ok := out.Body.(*countingBody); ok && cb.n > 0 {
+					break // the streamed body is spent: no retry
+				}
+			}
+			if ep != nil {
+				ep.InFlight.Add(1)
+			}
+			resp, cancelAttempt, err := f.attempt(ctx, out, p, t, addr, retry.PerTry)
+			if err == nil {
+				if (retryStatus(&retry, resp) && attempt < retry.MaxRetries) ||
+					(resp.StatusCode >= 500 && ti < n-1 && attempt == retry.MaxRetries) {
+					discard(resp, cancelAttempt, ep)
+					lastErr, lastFail = nil, "status_"+strconv.Itoa(resp.StatusCode)
+					if attempt == retry.MaxRetries {
+						break
+					}
+					continue
+				}
+				f.respond(w, resp, cancelAttempt, ep, idle, start, res)
+				return
+			}
+			cancelAttempt(nil)
+			if ep != nil {
+				ep.InFlight.Add(-1)
+			}
+			lastErr, lastFail = err, classify(err)
+			if r.Context().Err() != nil {
+				res.Code, res.Failure = 499, "client_gone"
+				return
+			}
+			if ctx.Err() != nil {
+				f.fail(w, res, http.StatusGatewayTimeout, "timeout", "upstream_timeout",
+					"the upstream did not answer within the route's perRequest timeout ("+perReq.String()+")")
+				return
+			}
+			if !retryError(&retry, lastFail) {
+				break
+			}
+		}
+	}
+	switch lastFail {
+	case "no_endpoint":
+		f.fail(w, res, http.StatusServiceUnavailable, lastFail, "no_healthy_upstream", "no endpoint available for "+targetName(p))
+	case "timeout":
+		f.fail(w, res, http.StatusGatewayTimeout, lastFail, "upstream_timeout", "the upstream did not answer in time: "+errString(lastErr))
+	case "connect":
+		f.fail(w, res, http.StatusBadGateway, lastFail, "upstream_connect_error", "could not connect to the upstream: "+errString(lastErr))
+	default:
+		if lastErr == nil { // retried statuses ran out with fallbacks: the last answer was a 5xx
+			f.fail(w, res, http.StatusBadGateway, lastFail, "upstream_error", "every target failed; last answer "+lastFail)
+			return
+		}
+		f.fail(w, res, http.StatusBadGateway, lastFail, "upstream_error", "upstream failed: "+errString(lastErr))
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func targetName(p *Plan) string {
+	if p.Target != nil {
+		return "VirtualNode " + p.Target.Node.Name
+	}
+	return p.Egress
+}
+
+// timeouts returns the effective perRequest and idle timeouts.
+func timeouts(p *Plan) (perReq, idle time.Duration) {
+	if p.Route != nil {
+		perReq, idle = p.Route.PerRequest, p.Route.Idle
+	} else {
+		perReq, idle = snapshot.DefaultPerRequest, snapshot.DefaultIdle
+	}
+	if p.Target != nil {
+		perReq = snapshot.Cap(perReq, p.Target.PerRequestCap)
+		idle = snapshot.Cap(idle, p.Target.IdleCap)
+	}
+	return perReq, idle
+}
+
+// outRequest builds the upstream request once; attempts set URL.Host.
+func (f *Forwarder) outRequest(ctx context.Context, r *http.Request, p *Plan) *http.Request {
+	out := r.WithContext(ctx)
+	out.URL = &url.URL{Scheme: "http", Path: p.Path, RawQuery: p.RawQuery}
+	if r.URL.RawPath != "" && p.Path == r.URL.Path {
+		out.URL.RawPath = r.URL.RawPath
+	}
+	out.Host = p.Host
+	out.RequestURI = ""
+	out.Close = false
+	out.Header = outHeader(r.Header)
+	if ip := remoteIP(r.RemoteAddr); ip != "" {
+		if prior := r.Header["X-Forwarded-For"]; len(prior) > 0 {
+			out.Header["X-Forwarded-For"] = []string{joinComma(prior) + ", " + ip}
+		} else {
+			out.Header["X-Forwarded-For"] = []string{ip}
+		}
+	}
+	if _, ok := out.Header["X-Forwarded-Proto"]; !ok {
+		if r.TLS != nil {
+			out.Header["X-Forwarded-Proto"] = []string{"https"}
+		} else {
+			out.Header["X-Forwarded-Proto"] = []string{"http"}
+		}
+	}
+	switch {
+	case p.Body != nil:
+		out.Body = io.NopCloser(bytes.NewReader(p.Body))
+		out.ContentLength = int64(len(p.Body))
+		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(p.Body)), nil }
+	case r.Body != nil && r.Body != http.NoBody:
+		out.Body = &countingBody{r: r.Body}
+	}
+	return out
+}
+
+// countingBody remembers whether any byte of a streamed body was read.
+type countingBody struct {
+	r io.ReadCloser
+	n int64
+}
+
+func (c *countingBody) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n += int64(n)
+	return n, err
+}
+
+func (c *countingBody) Close() error { return c.r.Close() }
+
+// attempt sends the request to addr. On success the caller owns resp and
+// must call cancel when done with its body.
+func (f *Forwarder) attempt(ctx context.Context, out *http.Request, p *Plan, t *snapshot.Target, addr string, perTry time.Duration) (*http.Response, context.CancelCauseFunc, error) {
+	actx, cancel := context.WithCancelCause(ctx)
+	var timer *time.Timer
+	if perTry > 0 {
+		timer = time.AfterFunc(perTry, func() { cancel(errPerTry) })
+	}
+	req := out.WithContext(actx)
+	u := *out.URL
+	u.Host = addr
+	req.URL = &u
+	if p.Body != nil {
+		req.Body = io.NopCloser(bytes.NewReader(p.Body))
+	}
+	h2c, maxConns := false, 0
+	if t != nil {
+		h2c = t.Protocol == v1.ProtocolHTTP2 || t.Protocol == v1.ProtocolGRPC
+		maxConns = t.MaxConns
+	}
+	resp, err := f.Pools.Transport(h2c, maxConns).RoundTrip(req)
+	if timer != nil && !timer.Stop() && err == nil {
+		// The per-try timer fired as the headers arrived: honour it.
+		resp.Body.Close()
+		err = errPerTry
+	}
+	if err != nil {
+		if c := context.Cause(actx); c == errPerTry {
+			err = errPerTry
+		}
+		return nil, cancel, err
+	}
+	return resp, cancel, nil
+}
+
+func discard(resp *http.Response, cancel context.CancelCauseFunc, ep *discovery.Endpoint) {
+	io.CopyN(io.Discard, resp.Body, 64<<10)
+	resp.Body.Close()
+	cancel(nil)
+	if ep != nil {
+		ep.InFlight.Add(-1)
+	}
+}

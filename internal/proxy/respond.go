@@ -1,0 +1,174 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aimesh/aimesh/internal/discovery"
+	"github.com/aimesh/aimesh/internal/openai"
+	"github.com/aimesh/aimesh/internal/snapshot"
+)
+
+// respond streams resp to the client. Streaming responses (event streams
+// and bodies of unknown length) are flushed after every read from the
+// upstream. idle bounds the gap between two reads.
+func (f *Forwarder) respond(w http.ResponseWriter, resp *http.Response, cancel context.CancelCauseFunc, ep *discovery.Endpoint, idle time.Duration, start time.Time, res *Result) {
+	defer func() {
+		cancel(nil)
+		if ep != nil {
+			ep.InFlight.Add(-1)
+		}
+	}()
+	defer resp.Body.Close()
+	h := w.Header()
+	copyResponseHeader(h, resp.Header)
+	if len(resp.Trailer) > 0 {
+		keys := make([]string, 0, len(resp.Trailer))
+		for k := range resp.Trailer {
+			keys = append(keys, k)
+		}
+		h["Trailer"] = []string{strings.Join(keys, ", ")}
+	}
+	stream := resp.ContentLength < 0 || strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream")
+	res.Code = resp.StatusCode
+	w.WriteHeader(resp.StatusCode)
+	rc := http.NewResponseController(w)
+	if stream {
+		_ = rc.Flush()
+	}
+	var timer *time.Timer
+	if idle > 0 {
+		timer = time.AfterFunc(idle, func() { cancel(errIdle) })
+		defer timer.Stop()
+	}
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	first := true
+	for {
+		n, err := resp.Body.Read(buf)
+		if n > 0 {
+			if first {
+				res.TTFB = time.Since(start)
+				first = false
+			}
+			if timer != nil {
+				timer.Reset(idle)
+			}
+			wn, werr := w.Write(buf[:n])
+			res.BytesSent += int64(wn)
+			if werr != nil {
+				res.Failure = "client_gone"
+				return
+			}
+			if stream {
+				_ = rc.Flush()
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			res.Failure = classify(err)
+			if timer != nil && !timer.Stop() {
+				res.Failure = "idle_timeout"
+			}
+			f.Log.Debug("upstream body failed mid-response; aborting the client stream", "upstream", res.Upstream, "err", err)
+			// Headers are out: cut the connection so the client sees the
+			// failure instead of a short, well-formed response.
+			panic(http.ErrAbortHandler)
+		}
+	}
+	for k, v := range resp.Trailer {
+		h[k] = v
+	}
+}
+
+// fail writes an OpenAI-shaped error.
+func (f *Forwarder) fail(w http.ResponseWriter, res *Result, status int, failure, code, msg string) {
+	res.Code, res.Failure = status, failure
+	typ := "upstream_error"
+	openai.WriteError(w, status, typ, code, msg)
+}
+
+// classify names an upstream error.
+func classify(err error) string {
+	var ne net.Error
+	var oe *net.OpError
+	switch {
+	case errors.Is(err, errNoTarget):
+		return "no_endpoint"
+	case errors.Is(err, errPerTry), errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, errIdle):
+		return "idle_timeout"
+	case errors.As(err, &oe) && oe.Op == "dial":
+		return "connect"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connect"
+	case errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return "reset"
+	case strings.Contains(err.Error(), "REFUSED_STREAM"), strings.Contains(err.Error(), "stream error"):
+		return "reset"
+	}
+	return "reset"
+}
+
+// retryStatus reports whether an upstream answer is a retry event: an
+// HTTP status in the policy, or a gRPC status in the response headers (a
+// trailers-only response).
+func retryStatus(p *snapshot.RetryPolicy, resp *http.Response) bool {
+	if p.RetryStatus(resp.StatusCode) {
+		return true
+	}
+	if p.GRPC != 0 {
+		if s := resp.Header.Get("Grpc-Status"); s != "" {
+			code := 0
+			for _, c := range s {
+				if c < '0' || c > '9' {
+					return false
+				}
+				code = code*10 + int(c-'0')
+			}
+			return p.RetryGRPC(code)
+		}
+	}
+	return false
+}
+
+// retryError reports whether a failed attempt may be retried.
+func retryError(p *snapshot.RetryPolicy, failure string) bool {
+	switch failure {
+	case "connect":
+		return p.ConnectionError
+	case "reset":
+		return p.StreamError
+	case "timeout":
+		return p.PerTry > 0 // a per-try timeout; the perRequest one ends the request
+	}
+	return false
+}
+
+// remoteIP is the host part of a RemoteAddr.
+func remoteIP(addr string) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return ""
+	}
+	return host
+}
+
+func joinComma(v []string) string {
+	if len(v) == 1 {
+		return v[0]
+	}
+	return strings.Join(v, ", ")
+}
