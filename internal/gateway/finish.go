@@ -83,4 +83,3 @@ func responseFlags(failure string) string {
 
 // v1Protocol converts a listener protocol string.
 func v1Protocol(p string) v1.PortProtocol { return v1.PortProtocol(p) }
-
