@@ -165,7 +165,7 @@ func (o *rep) meshRef(ref *v1.MeshReference) {
 	o.mesh = o.v.meshName(ref)
 	switch {
 	case ref == nil:
-		if n := len(o.v.r.Meshes); n > 1 {
+		if n := len(o.v.meshes); n > 1 {
 			o.errorf(p, "required: there are %d Meshes (%s); name the one this %s belongs to", n, o.v.meshList(), o.key.Kind)
 		}
 	case ref.Name == "":
@@ -181,8 +181,10 @@ func (o *rep) meshRef(ref *v1.MeshReference) {
 // it does not resolve.
 func (v *validator) meshName(ref *v1.MeshReference) string {
 	if ref == nil {
-		if len(v.r.Meshes) == 1 {
-			return v.r.Meshes[0].Name
+		for name := range v.meshes {
+			if len(v.meshes) == 1 {
+				return name
+			}
 		}
 		return ""
 	}

@@ -57,9 +57,7 @@ func (rc *routeCheck) weightedTargets(p *field.Path, ts []v1.WeightedTarget, pro
 // route's protocol. p is the target (e.g. ...weightedTargets[1]).
 func (rc *routeCheck) target(p *field.Path, node string, port *v1.PortNumber, proto string) {
 	np := p.Child("virtualNode")
-	if port != nil && !rc.port(p.Child("port"), *port) {
-		port = nil
-	}
+	portOK := port == nil || rc.port(p.Child("port"), *port)
 	if node == "" {
 		rc.errorf(np, "required: the name of a VirtualNode")
 		return
@@ -70,6 +68,9 @@ func (rc *routeCheck) target(p *field.Path, node string, port *v1.PortNumber, pr
 		return
 	}
 	rc.sameMesh(np, v1.KindVirtualNode, node, n.Spec.MeshRef)
+	if !portOK {
+		return
+	}
 	l := rc.nodeListener(p, n, port)
 	if l == nil || !contains(protocols, string(l.Protocol)) || suits(proto, l.Protocol) {
 		return

@@ -428,6 +428,77 @@ func TestValidateRules(t *testing.T) {
 			},
 			want: []string{"GatewayRoute/gr: spec.virtualGatewayRef: required: there are several VirtualGateways (gw, gw2); name the one this route attaches to"},
 		},
+		{
+			name: "duplicate mesh and namespaced node",
+			mutate: func(r *Resources) {
+				r.Meshes = append(r.Meshes, r.Meshes[0].DeepCopy())
+				node(r).Spec.MeshRef = nil // the name still resolves to the one Mesh m
+				a, b := node(r).DeepCopy(), node(r).DeepCopy()
+				a.Namespace, b.Namespace = "ml", "ml"
+				r.VirtualNodes = append(r.VirtualNodes, a, b)
+			},
+			want: []string{
+				`Mesh/m: metadata.name: duplicate name: another Mesh named "m" is defined in this configuration (names are unique per kind and namespace)`,
+				`VirtualNode/ml/vllm: metadata.name: duplicate name: another VirtualNode named "vllm" is defined in namespace "ml" (names are unique per kind and namespace)`,
+			},
+		},
+		{
+			name: "kubernetes service and namespace names",
+			opts: Options{Kubernetes: true},
+			mutate: func(r *Resources) {
+				node(r).Spec.ServiceDiscovery = &v1.ServiceDiscovery{Kubernetes: &v1.KubernetesServiceDiscovery{Namespace: "ML"}}
+			},
+			want: []string{
+				"VirtualNode/vllm: spec.serviceDiscovery.kubernetes.namespace: must be a Kubernetes namespace (lowercase letters, digits and '-', at most 63 characters), got \"ML\"",
+				"VirtualNode/vllm: spec.serviceDiscovery.kubernetes.serviceName: required: the Service name",
+			},
+		},
+		{
+			name: "empty references",
+			mutate: func(r *Resources) {
+				node(r).Spec.Backends = []v1.Backend{{}}
+				route(r).Action.WeightedTargets[0].VirtualNode = ""
+			},
+			want: []string{
+				"VirtualNode/vllm: spec.backends[0].virtualService.virtualServiceName: required: the name of a VirtualService",
+				"VirtualRouter/router: spec.routes[0].httpRoute.action.weightedTargets[0].virtualNode: required: the name of a VirtualNode",
+			},
+		},
+		{
+			name:   "target port out of range is reported once",
+			mutate: func(r *Resources) { route(r).Action.WeightedTargets[0].Port = ptr(v1.PortNumber(0)) },
+			want:   []string{"VirtualRouter/router: spec.routes[0].httpRoute.action.weightedTargets[0].port: must be between 1 and 65535, got 0"},
+		},
+		{
+			name: "gateway route port of another protocol",
+			mutate: func(r *Resources) {
+				gateway(r).Spec.Listeners = append(gateway(r).Spec.Listeners, v1.VirtualGatewayListener{
+					PortMapping: v1.VirtualGatewayPortMapping{Port: 9443, Protocol: "grpc"}})
+				groute(r).Match.Port = ptr(v1.PortNumber(9443))
+			},
+			want: []string{`GatewayRoute/gr: spec.httpRoute.match.port: listener 9443/grpc of VirtualGateway "gw" is not http: this route needs an http listener`},
+		},
+		{
+			name: "gateway route to a gateway in another namespace",
+			mutate: func(r *Resources) {
+				gateway(r).Namespace = "edge"
+				r.GatewayRoutes[0].Spec.VirtualGatewayRef = &v1.VirtualGatewayReference{Name: "gw", Namespace: ptr("edge")}
+			},
+		},
+		{
+			name: "grpc retry policy without events",
+			mutate: func(r *Resources) {
+				vr := router(r)
+				vr.Spec.Listeners[0].PortMapping.Protocol = "grpc"
+				node(r).Spec.Listeners[0].PortMapping.Protocol = "grpc"
+				vr.Spec.Routes[0] = v1.Route{Name: "g", GRPCRoute: &v1.GRPCRoute{
+					Action:      v1.RouteAction{WeightedTargets: []v1.WeightedTarget{{VirtualNode: "vllm", Weight: 1}}},
+					RetryPolicy: &v1.GRPCRetryPolicy{PerRetryTimeout: v1.Duration{Value: 1, Unit: "s"}},
+				}}
+				r.VirtualGateways, r.GatewayRoutes = nil, nil
+			},
+			want: []string{"VirtualRouter/router: spec.routes[0].grpcRoute.retryPolicy: set at least one of grpcRetryEvents, httpRetryEvents or tcpRetryEvents: without events nothing is retried"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
