@@ -30,6 +30,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	timeScale := fs.Float64("time-scale", 1, "speed of the simulated model servers (0.1: ten times faster)")
 	load := fs.Bool("load", false, "drive a light built-in load and print a summary line every second")
 	rps := fs.Float64("rps", 4, "requests per second of the built-in load (Poisson arrivals)")
+	accessLog := fs.Bool("access-log", true, "write the gateway's access log to stdout (off by default with --load, so the summary lines stay readable)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -58,7 +59,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		_, ps, _ := net.SplitHostPort(s.Addr)
 		simPorts[i], _ = strconv.Atoi(ps)
 	}
-	res, err := demoResources(*port, simPorts)
+	logSet := false
+	fs.Visit(func(f *flag.Flag) { logSet = logSet || f.Name == "access-log" })
+	res, err := demoResources(*port, simPorts, *accessLog && (!*load || logSet))
 	if err != nil {
 		fmt.Fprintln(stderr, "aimesh demo:", err)
 		return 1
@@ -80,7 +83,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // demoResources is the embedded seed mesh with the gateway and model
 // server ports this run uses.
-func demoResources(gatewayPort int, simPorts []int) (*config.Resources, error) {
+func demoResources(gatewayPort int, simPorts []int, accessLog bool) (*config.Resources, error) {
 	res, errs := config.Decode("seed-mesh.yaml", examples.SeedMesh)
 	if len(errs) > 0 {
 		return nil, errs.Err()
@@ -88,6 +91,9 @@ func demoResources(gatewayPort int, simPorts []int) (*config.Resources, error) {
 	for _, vg := range res.VirtualGateways {
 		for i := range vg.Spec.Listeners {
 			vg.Spec.Listeners[i].PortMapping.Port = v1.PortNumber(gatewayPort)
+		}
+		if !accessLog {
+			vg.Spec.Logging = nil
 		}
 	}
 	for _, vn := range res.VirtualNodes {

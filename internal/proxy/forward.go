@@ -163,7 +163,7 @@ func (f *Forwarder) Forward(w http.ResponseWriter, r *http.Request, p *Plan, res
 					}
 					continue
 				}
-				f.respond(w, resp, cancelAttempt, ep, idle, start, res)
+				f.respond(w, r, resp, cancelAttempt, ep, idle, start, res)
 				return
 			}
 			cancelAttempt(nil)

@@ -18,7 +18,7 @@ import (
 // respond streams resp to the client. Streaming responses (event streams
 // and bodies of unknown length) are flushed after every read from the
 // upstream. idle bounds the gap between two reads.
-func (f *Forwarder) respond(w http.ResponseWriter, resp *http.Response, cancel context.CancelCauseFunc, ep *discovery.Endpoint, idle time.Duration, start time.Time, res *Result) {
+func (f *Forwarder) respond(w http.ResponseWriter, r *http.Request, resp *http.Response, cancel context.CancelCauseFunc, ep *discovery.Endpoint, idle time.Duration, start time.Time, res *Result) {
 	defer func() {
 		cancel(nil)
 		if ep != nil {
@@ -76,7 +76,10 @@ func (f *Forwarder) respond(w http.ResponseWriter, resp *http.Response, cancel c
 		}
 		if err != nil {
 			res.Failure = classify(err)
-			if timer != nil && !timer.Stop() {
+			switch {
+			case r.Context().Err() != nil:
+				res.Failure = "client_gone"
+			case timer != nil && !timer.Stop():
 				res.Failure = "idle_timeout"
 			}
 			f.Log.Debug("upstream body failed mid-response; aborting the client stream", "upstream", res.Upstream, "err", err)
