@@ -78,8 +78,42 @@ func (l ErrorList) Sort() {
 		if a.Source.Index != b.Source.Index {
 			return a.Source.Index < b.Source.Index
 		}
-		return a.Path < b.Path
+		return naturalLess(a.Path, b.Path)
 	})
+}
+
+// naturalLess orders strings with runs of digits compared as numbers, so
+// routes[2] comes before routes[10].
+func naturalLess(a, b string) bool {
+	for a != "" && b != "" {
+		if isDigit(a[0]) && isDigit(b[0]) {
+			i, j := digitRun(a), digitRun(b)
+			na, nb := strings.TrimLeft(a[:i], "0"), strings.TrimLeft(b[:j], "0")
+			if len(na) != len(nb) {
+				return len(na) < len(nb)
+			}
+			if na != nb {
+				return na < nb
+			}
+			a, b = a[i:], b[j:]
+			continue
+		}
+		if a[0] != b[0] {
+			return a[0] < b[0]
+		}
+		a, b = a[1:], b[1:]
+	}
+	return len(a) < len(b)
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func digitRun(s string) int {
+	i := 0
+	for i < len(s) && isDigit(s[i]) {
+		i++
+	}
+	return i
 }
 
 // Err returns l as an error, or nil when it is empty.
