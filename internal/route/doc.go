@@ -4,8 +4,8 @@
 // (httpRoute/http2Route, grpcRoute) or a GatewayRoute into a *Matcher once,
 // off the request path: regexes are compiled anchored to the whole value,
 // header names canonicalized so matching indexes http.Header directly, and
-// conditions ordered cheapest first (port, method, scheme, host and path
-// compares, headers, query parameters, regexes). The model condition (an
+// conditions ordered cheapest first (port, method and literal path, then
+// scheme and host, headers, query parameters, regexes). The model condition (an
 // aimesh addition) is always last and lazy: Request.Model, which reads the
 // body, is called only when every other condition of a candidate route
 // holds, and at most once per request.
