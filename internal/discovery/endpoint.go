@@ -12,6 +12,8 @@ type Endpoint struct {
 	Addr string
 	// InFlight is the number of requests aimesh has open to the endpoint.
 	InFlight atomic.Int64
+	// State is the endpoint's load and health picture (see State).
+	State State
 }
 
 // Set is the current endpoints of one VirtualNode port. Reads are lock

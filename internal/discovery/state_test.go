@@ -1,0 +1,49 @@
+package discovery
+
+import (
+	"testing"
+	"time"
+)
+
+func TestStateAvailability(t *testing.T) {
+	now := time.Unix(1000, 0)
+	tests := []struct {
+		name      string
+		ejectTill time.Time
+		unhealthy bool
+		want      bool
+	}{
+		{"fresh", time.Time{}, false, true},
+		{"ejected", now.Add(time.Second), false, false},
+		{"ejection over", now.Add(-time.Second), false, true},
+		{"ejection ends now", now, false, true},
+		{"unhealthy", time.Time{}, true, false},
+		{"ejected and unhealthy", now.Add(time.Second), true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var s State
+			s.Eject(tt.ejectTill)
+			s.SetUnhealthy(tt.unhealthy)
+			if got := s.Available(now.UnixNano()); got != tt.want {
+				t.Fatalf("Available = %v, want %v", got, tt.want)
+			}
+			if !s.EjectedUntil().Equal(tt.ejectTill) {
+				t.Fatalf("EjectedUntil = %v, want %v", s.EjectedUntil(), tt.ejectTill)
+			}
+		})
+	}
+}
+
+func TestStateServerStatsSurviveSetUpdates(t *testing.T) {
+	s := newSet(Key{Node: "n", Port: 1})
+	s.Update([]string{"10.0.0.1:1"})
+	ep := s.Endpoints()[0]
+	ep.State.SetServerStats(&ServerStats{Waiting: 3})
+	ep.State.InFlightTokens.Add(100)
+	s.Update([]string{"10.0.0.1:1", "10.0.0.2:1"})
+	got := s.Endpoints()[0]
+	if got != ep || got.State.ServerStats().Waiting != 3 || got.State.InFlightTokens.Load() != 100 {
+		t.Fatalf("state lost across an update: %+v", got.State.ServerStats())
+	}
+}
