@@ -6,6 +6,7 @@ import (
 	"os"
 
 	v1 "github.com/aimesh/aimesh/api/v1alpha1"
+	"github.com/aimesh/aimesh/internal/telemetry"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -152,5 +153,22 @@ func (o *rep) logging(p *field.Path, l *v1.Logging) {
 	}
 	if fm.Text != nil {
 		o.length(p.Child("text"), *fm.Text, 1, maxTextLog)
+	}
+	if err := telemetry.ValidateFormat(fm); err != nil {
+		var fe *telemetry.FormatError
+		switch {
+		case errors.As(err, &fe) && fe.Key != "":
+			for i, kv := range fm.JSON {
+				if kv.Key == fe.Key {
+					o.errorf(p.Child("json").Index(i).Child("value"), "%s", fe.Error())
+					return
+				}
+			}
+			o.errorf(p.Child("json"), "%s", fe.Error())
+		case fm.Text != nil:
+			o.errorf(p.Child("text"), "%v", err)
+		default:
+			o.errorf(p, "%v", err)
+		}
 	}
 }
