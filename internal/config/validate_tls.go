@@ -154,6 +154,9 @@ func (o *rep) logging(p *field.Path, l *v1.Logging) {
 	if fm.Text != nil {
 		o.length(p.Child("text"), *fm.Text, 1, maxTextLog)
 	}
+	if (fm.JSON != nil) == (fm.Text != nil) || (fm.JSON != nil && len(fm.JSON) == 0) {
+		return // already reported above
+	}
 	if err := telemetry.ValidateFormat(fm); err != nil {
 		var fe *telemetry.FormatError
 		switch {
