@@ -1,7 +1,9 @@
 // Package openai understands OpenAI-style API traffic without decoding it
 // into maps: it owns request inspection (Inspect reads the few top-level
-// fields routing needs, model, stream and stream_options.include_usage, in
-// one pass that also checks the body is well-formed JSON) and the
+// fields routing needs, model, stream and stream_options.include_usage, the
+// raw prompt (messages or prompt, not decoded) and the requested output
+// length for endpoint picking, in one pass that also checks the body is
+// well-formed JSON) and the
 // OpenAI-shaped error bodies aimesh sends to clients (WriteError,
 // AppendError and the Type*/Code* constants).
 //

@@ -102,7 +102,15 @@ func checkStdlib(t *testing.T, body []byte, info Info, err error) {
 		}
 		want.IncludeUsage = string(opts["include_usage"]) == "true"
 	}
-	if info != want {
+	want.Prompt = m["messages"]
+	if want.Prompt == nil {
+		want.Prompt = m["prompt"]
+	}
+	want.MaxTokens = intLiteral(m["max_tokens"])
+	if mc, ok := m["max_completion_tokens"]; ok {
+		want.MaxTokens = intLiteral(mc)
+	}
+	if !sameInfo(info, want) {
 		t.Fatalf("Inspect(%q) = %+v, encoding/json says %+v", body, info, want)
 	}
 }

@@ -22,6 +22,14 @@ type Info struct {
 	// IncludeUsage is true when "stream_options" is an object whose
 	// "include_usage" is the literal true.
 	IncludeUsage bool
+	// Prompt is the raw JSON text of the top-level "messages" (chat) or,
+	// without messages, "prompt" (completions) value, as sent: a slice of
+	// the body, not decoded. Pickers hash it for prefix affinity and
+	// estimate its tokens from its length. nil when both are absent.
+	Prompt []byte
+	// MaxTokens is "max_completion_tokens", else "max_tokens", when it is
+	// a non-negative integer literal; 0 otherwise.
+	MaxTokens int64
 }
 
 // Inspect reads Info from a request body in one pass over its top-level
@@ -42,6 +50,11 @@ func Inspect(body []byte) (Info, error) {
 		model    []byte // raw content of the last "model" string
 		modelEsc bool
 		modelGot byte // first byte of the last "model" value; 0 if none
+		messages []byte
+		prompt   []byte
+		maxTok   int64 // max_tokens
+		maxComp  int64 // max_completion_tokens
+		hasComp  bool
 	)
 	c.ws()
 	if c.i >= len(body) {
@@ -60,7 +73,7 @@ func Inspect(body []byte) (Info, error) {
 			break
 		}
 		ch := body[c.i]
-		switch keyOf(key, esc) {
+		switch k := keyOf(key, esc); k {
 		case keyModel:
 			modelGot = ch
 			if ch == '"' {
@@ -82,6 +95,29 @@ func Inspect(body []byte) (Info, error) {
 				}
 				continue
 			}
+		case keyMessages, keyPrompt:
+			start := c.i
+			if err := c.skipValue(1); err != nil {
+				return Info{}, err
+			}
+			if k == keyMessages {
+				messages = body[start:c.i]
+			} else {
+				prompt = body[start:c.i]
+			}
+			continue
+		case keyMaxTokens, keyMaxCompletionTokens:
+			start := c.i
+			if err := c.skipValue(1); err != nil {
+				return Info{}, err
+			}
+			n := intLiteral(body[start:c.i])
+			if k == keyMaxTokens {
+				maxTok = n
+			} else {
+				maxComp, hasComp = n, true
+			}
+			continue
 		}
 		if err := c.skipValue(1); err != nil {
 			return Info{}, err
@@ -89,6 +125,14 @@ func Inspect(body []byte) (Info, error) {
 	}
 	if err := c.end(); err != nil {
 		return Info{}, err
+	}
+	info.Prompt = messages
+	if info.Prompt == nil {
+		info.Prompt = prompt
+	}
+	info.MaxTokens = maxTok
+	if hasComp {
+		info.MaxTokens = maxComp
 	}
 	switch {
 	case modelGot == 0:
@@ -130,16 +174,23 @@ const (
 	keyStream
 	keyStreamOptions
 	keyIncludeUsage
+	keyMessages
+	keyPrompt
+	keyMaxTokens
+	keyMaxCompletionTokens
 )
+
+// longestKey is the longest key keyOf names.
+const longestKey = len("max_completion_tokens")
 
 // keyOf names the keys Inspect cares about. Keys with escapes are decoded
 // into a stack buffer first ("mod\u0065l" is "model").
 func keyOf(raw []byte, esc bool) key {
 	if esc {
-		if len(raw) > 6*len("stream_options") {
+		if len(raw) > 6*longestKey {
 			return keyOther
 		}
-		var buf [6 * len("stream_options")]byte
+		var buf [6 * longestKey]byte
 		raw = appendUnquote(buf[:0], raw)
 	}
 	switch string(raw) {
@@ -151,8 +202,33 @@ func keyOf(raw []byte, esc bool) key {
 		return keyStreamOptions
 	case "include_usage":
 		return keyIncludeUsage
+	case "messages":
+		return keyMessages
+	case "prompt":
+		return keyPrompt
+	case "max_tokens":
+		return keyMaxTokens
+	case "max_completion_tokens":
+		return keyMaxCompletionTokens
 	}
 	return keyOther
+}
+
+// intLiteral returns the value of a JSON number made only of digits, or 0
+// for anything else (fractions, exponents, negatives, other kinds, values
+// over 2^53).
+func intLiteral(b []byte) int64 {
+	if len(b) == 0 || len(b) > 16 {
+		return 0
+	}
+	var n int64
+	for _, ch := range b {
+		if ch < '0' || ch > '9' {
+			return 0
+		}
+		n = n*10 + int64(ch-'0')
+	}
+	return n
 }
 
 // modelTypeError is a "model" that is not a string.

@@ -13,9 +13,9 @@ func TestInspect(t *testing.T) {
 		want Info
 	}{
 		{"chat", `{"model":"llama-3.1-8b-instruct","messages":[{"role":"user","content":"hi"}]}`,
-			Info{Model: "llama-3.1-8b-instruct"}},
+			Info{Model: "llama-3.1-8b-instruct", Prompt: []byte(`[{"role":"user","content":"hi"}]`)}},
 		{"model last", `{"messages":[{"role":"user","content":"a \"quoted\" {brace} [x]"}],"temperature":0.7,"model":"m"}`,
-			Info{Model: "m"}},
+			Info{Model: "m", Prompt: []byte(`[{"role":"user","content":"a \"quoted\" {brace} [x]"}]`)}},
 		{"whitespace", " \t\r\n{ \"model\" :\n\"m\" , \"stream\" : true }\n ", Info{Model: "m", Stream: true}},
 		{"stream with usage", `{"model":"m","stream":true,"stream_options":{"include_usage":true}}`,
 			Info{Model: "m", Stream: true, IncludeUsage: true}},
@@ -27,7 +27,7 @@ func TestInspect(t *testing.T) {
 			Info{IncludeUsage: true}},
 		{"last stream wins", `{"stream":true,"stream":false}`, Info{}},
 		{"last stream_options wins", `{"stream_options":{"include_usage":true},"stream_options":{}}`, Info{}},
-		{"missing model", `{"messages":[]}`, Info{}},
+		{"missing model", `{"messages":[]}`, Info{Prompt: []byte("[]")}},
 		{"empty object", `{}`, Info{}},
 		{"empty model", `{"model":""}`, Info{}},
 		{"nested model ignored", `{"tools":[{"model":"no"}],"metadata":{"model":"no"}}`, Info{}},
@@ -43,6 +43,15 @@ func TestInspect(t *testing.T) {
 		{"similar keys", `{"Model":"x","models":"y","stream_":true}`, Info{}},
 		{"numbers", `{"a":-0.5e+10,"b":0,"c":1E-2,"d":123,"model":"m"}`, Info{Model: "m"}},
 		{"literals", `{"a":[true,false,null],"model":"m"}`, Info{Model: "m"}},
+		{"completion prompt", `{"prompt":"Once upon" , "max_tokens":16}`, Info{Prompt: []byte(`"Once upon"`), MaxTokens: 16}},
+		{"messages win over prompt", `{"messages":[1],"prompt":"p"}`, Info{Prompt: []byte("[1]")}},
+		{"token id prompt", `{"prompt":[1,2,3]}`, Info{Prompt: []byte("[1,2,3]")}},
+		{"max_completion_tokens wins", `{"max_completion_tokens":7,"max_tokens":9}`, Info{MaxTokens: 7}},
+		{"max_tokens not an integer", `{"max_tokens":1.5}`, Info{}},
+		{"max_tokens negative", `{"max_tokens":-3}`, Info{}},
+		{"max_tokens null", `{"max_tokens":null}`, Info{}},
+		{"escaped messages key", `{"m\u0065ssages":[2]}`, Info{Prompt: []byte("[2]")}},
+		{"nested messages ignored", `{"metadata":{"messages":[3]}}`, Info{}},
 		{"deep nesting ok", `{"a":` + strings.Repeat("[", 9999) + strings.Repeat("]", 9999) + `,"model":"m"}`, Info{Model: "m"}},
 	}
 	for _, tt := range tests {
@@ -51,7 +60,7 @@ func TestInspect(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Inspect: %v", err)
 			}
-			if got != tt.want {
+			if !sameInfo(got, tt.want) {
 				t.Errorf("got %+v, want %+v", got, tt.want)
 			}
 		})
@@ -123,7 +132,7 @@ func TestInspectErrors(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.msg) {
 				t.Errorf("error %q does not contain %q", err, tt.msg)
 			}
-			if got != (Info{}) {
+			if !sameInfo(got, Info{}) {
 				t.Errorf("Info = %+v with an error, want zero", got)
 			}
 		})
@@ -159,4 +168,10 @@ func TestInspectAllocs(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("Inspect without a model allocates %v times per call, want 0", allocs)
 	}
+}
+
+// sameInfo compares two Infos field by field (Prompt is a slice).
+func sameInfo(a, b Info) bool {
+	return a.Model == b.Model && a.Stream == b.Stream && a.IncludeUsage == b.IncludeUsage &&
+		a.MaxTokens == b.MaxTokens && string(a.Prompt) == string(b.Prompt) && (a.Prompt == nil) == (b.Prompt == nil)
 }
