@@ -12,10 +12,13 @@ import (
 )
 
 // LoadAndApply loads the config files and applies them. Validation
-// problems come back as a config.ErrorList.
+// problems come back as a config.ErrorList. Every failure counts once in
+// aimesh_config_reloads_total{result="failure"}: load and validation
+// failures here, compile and bind failures in Apply.
 func (g *Gateway) LoadAndApply(paths []string) error {
 	res, err := config.Load(paths, config.Options{Kubernetes: g.Kubernetes})
 	if err != nil {
+		g.metrics.Reload(false, g.gen.Load())
 		return err
 	}
 	return g.Apply(res)
@@ -45,6 +48,7 @@ func (g *Gateway) Watch(ctx context.Context, paths []string) error {
 			}
 		}
 	}
+	g.Log.Info("watching config", "paths", paths)
 	const debounce = 150 * time.Millisecond
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -81,10 +85,8 @@ func (g *Gateway) reload(paths []string) {
 		for _, e := range list {
 			g.Log.Error("config rejected", "problem", e.Error())
 		}
-		g.metrics.Reload(false, g.gen.Load())
 		g.Log.Error("config reload rejected; still serving the last good config", "generation", g.gen.Load(), "problems", len(list))
 		return
 	}
-	g.metrics.Reload(false, g.gen.Load())
 	g.Log.Error("config reload failed; still serving the last good config", "generation", g.gen.Load(), "err", err)
 }
