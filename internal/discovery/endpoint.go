@@ -10,6 +10,10 @@ import (
 type Endpoint struct {
 	// Addr is host:port.
 	Addr string
+	// Slot is a small number unique among the Set's current endpoints and
+	// fixed for the Endpoint's life, so per-endpoint tables (the prefix
+	// index) can be arrays. A removed endpoint's slot is reused.
+	Slot int
 	// InFlight is the number of requests aimesh has open to the endpoint.
 	InFlight atomic.Int64
 	// State is the endpoint's load and health picture (see State).
@@ -71,12 +75,23 @@ func (s *Set) Update(addrs []string) bool {
 		byAddr[e.Addr] = e
 	}
 	next := make([]*Endpoint, 0, len(addrs))
+	used := make(map[int]bool, len(addrs))
+	for _, a := range addrs {
+		if e, ok := byAddr[a]; ok {
+			used[e.Slot] = true
+		}
+	}
+	slot := 0
 	for _, a := range addrs {
 		if e, ok := byAddr[a]; ok {
 			next = append(next, e)
-		} else {
-			next = append(next, &Endpoint{Addr: a})
+			continue
 		}
+		for used[slot] {
+			slot++
+		}
+		used[slot] = true
+		next = append(next, &Endpoint{Addr: a, Slot: slot})
 	}
 	s.eps.Store(&next)
 	s.vers.Add(1)

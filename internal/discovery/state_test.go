@@ -47,3 +47,24 @@ func TestStateServerStatsSurviveSetUpdates(t *testing.T) {
 		t.Fatalf("state lost across an update: %+v", got.State.ServerStats())
 	}
 }
+
+func TestSlotsAreSmallUniqueAndStable(t *testing.T) {
+	s := newSet(Key{Node: "n", Port: 1})
+	s.Update([]string{"a:1", "b:1", "c:1"})
+	slots := func() map[string]int {
+		m := map[string]int{}
+		for _, e := range s.Endpoints() {
+			m[e.Addr] = e.Slot
+		}
+		return m
+	}
+	first := slots()
+	if first["a:1"] != 0 || first["b:1"] != 1 || first["c:1"] != 2 {
+		t.Fatalf("slots = %v", first)
+	}
+	s.Update([]string{"a:1", "c:1", "d:1", "e:1"})
+	got := slots()
+	if got["a:1"] != 0 || got["c:1"] != 2 || got["d:1"] != 1 || got["e:1"] != 3 {
+		t.Fatalf("after removing b and adding d, e: slots = %v", got)
+	}
+}
