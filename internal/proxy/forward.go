@@ -154,11 +154,15 @@ func (f *Forwarder) Forward(w http.ResponseWriter, r *http.Request, p *Plan, res
 			}
 			resp, cancelAttempt, err := f.attempt(ctx, out, p, t, addr, retry.PerTry)
 			if err == nil {
-				if (retryStatus(&retry, resp) && attempt < retry.MaxRetries) ||
-					(resp.StatusCode >= 500 && ti < n-1 && attempt == retry.MaxRetries) {
+				// A retry event is retried while retries are left; any other
+				// 5xx (or a retry event with none left) moves on to the next
+				// fallback target, if there is one.
+				retryable := retryStatus(&retry, resp) && attempt < retry.MaxRetries
+				toFallback := !retryable && resp.StatusCode >= 500 && ti < n-1
+				if retryable || toFallback {
 					discard(resp, cancelAttempt, ep)
 					lastErr, lastFail = nil, "status_"+strconv.Itoa(resp.StatusCode)
-					if attempt == retry.MaxRetries {
+					if toFallback {
 						break
 					}
 					continue
