@@ -219,8 +219,10 @@ func (g *Gateway) bodyError(w http.ResponseWriter, st *reqState, err error) {
 	case errors.Is(err, errTooLarge):
 		g.reject(w, st, http.StatusRequestEntityTooLarge, "invalid_request_error", "request_too_large",
 			"request body is larger than "+strconv.FormatInt(g.MaxBodyBytes, 10)+" bytes")
-	case errors.Is(err, openai.ErrBadJSON), errors.Is(err, openai.ErrModelNotString):
-		g.reject(w, st, http.StatusBadRequest, "invalid_request_error", "bad_json", err.Error())
+	case errors.Is(err, openai.ErrModelNotString):
+		g.reject(w, st, http.StatusBadRequest, openai.TypeInvalidRequest, openai.CodeInvalidModel, err.Error())
+	case errors.Is(err, openai.ErrBadJSON):
+		g.reject(w, st, http.StatusBadRequest, openai.TypeInvalidRequest, openai.CodeBadJSON, err.Error())
 	default:
 		g.reject(w, st, http.StatusBadRequest, "invalid_request_error", "bad_request", "could not read the request body: "+err.Error())
 	}
