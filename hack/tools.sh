@@ -191,7 +191,7 @@ main() {
 	helm) install_helm ;;
 	kube) install_kube ;;
 	env) print_env ;;
-	-h | --help | help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' ;;
+	-h | --help | help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' ;;
 	*)
 		log "unknown command '$cmd' (want all|controller-gen|helm|kube|env)"
 		exit 2

@@ -247,6 +247,12 @@ func (h *TestHost) Serve(t testing.TB, port int, handler http.Handler) string {
 	return "http://" + ln.Addr().String()
 }
 
+// Command returns a command that runs name inside the test host
+// (`ip netns exec`), for servers that are separate programs.
+func (h *TestHost) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
+	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", h.Name, name}, args...)...)
+}
+
 // Port returns the port of a listener's TCP address.
 func Port(ln net.Listener) int { return ln.Addr().(*net.TCPAddr).Port }
 

@@ -1,11 +1,13 @@
 package kubeenv
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -67,5 +69,18 @@ func TestTestHostCleanupRemovesNamespace(t *testing.T) {
 	}
 	if err := ip("link", "show", link); err == nil {
 		t.Errorf("link %s still exists after cleanup", link)
+	}
+}
+
+func TestTestHostCommandRunsInsideNamespace(t *testing.T) {
+	h := NewTestHost(t, "cmd")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := h.Command(ctx, "ip", "-4", "-o", "addr", "show").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ip addr in test host: %v: %s", err, out)
+	}
+	if !strings.Contains(string(out), h.Addr.String()+"/30") || strings.Contains(string(out), h.HostAddr.String()+"/30") {
+		t.Fatalf("addresses inside %s:\n%s\nwant %s and not %s", h.Name, out, h.Addr, h.HostAddr)
 	}
 }

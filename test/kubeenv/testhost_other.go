@@ -3,9 +3,11 @@
 package kubeenv
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"net/netip"
+	"os/exec"
 	"testing"
 )
 
@@ -31,6 +33,9 @@ func (h *TestHost) Listen(t testing.TB, port int) net.Listener { return nil }
 
 // Serve is unavailable off Linux.
 func (h *TestHost) Serve(t testing.TB, port int, handler http.Handler) string { return "" }
+
+// Command is unavailable off Linux.
+func (h *TestHost) Command(ctx context.Context, name string, args ...string) *exec.Cmd { return nil }
 
 // Port returns the port of a listener's TCP address.
 func Port(ln net.Listener) int { return ln.Addr().(*net.TCPAddr).Port }
