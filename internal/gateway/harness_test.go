@@ -361,12 +361,28 @@ func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 // whether there was one.
 func (g *testGW) metric(t testing.TB, name string, want ...string) (float64, bool) {
 	t.Helper()
+	return sample(t, g.scrape(t), name, want...)
+}
+
+// scrape returns the admin /metrics page.
+func (g *testGW) scrape(t testing.TB) string {
+	t.Helper()
 	resp, err := http.Get(g.admin + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// sample finds a sample in a scraped page; see metric.
+func sample(t testing.TB, page, name string, want ...string) (float64, bool) {
+	t.Helper()
+	sc := bufio.NewScanner(strings.NewReader(page))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
