@@ -1,6 +1,10 @@
 package discovery
 
 import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -66,5 +70,60 @@ func TestSlotsAreSmallUniqueAndStable(t *testing.T) {
 	got := slots()
 	if got["a:1"] != 0 || got["c:1"] != 2 || got["d:1"] != 1 || got["e:1"] != 3 {
 		t.Fatalf("after removing b and adding d, e: slots = %v", got)
+	}
+}
+
+func TestWorkersFollowTheSet(t *testing.T) {
+	s := newSet(Key{Node: "n", Port: 1})
+	s.Update([]string{"a:1", "b:1"})
+	var mu sync.Mutex
+	running := map[string]bool{}
+	var stopped []string
+	w := StartWorkers(s, 5*time.Millisecond, func(ctx context.Context, ep *Endpoint) {
+		mu.Lock()
+		running[ep.Addr] = true
+		mu.Unlock()
+		<-ctx.Done()
+		mu.Lock()
+		delete(running, ep.Addr)
+		mu.Unlock()
+	}, func(ep *Endpoint) {
+		mu.Lock()
+		stopped = append(stopped, ep.Addr)
+		mu.Unlock()
+	})
+	check := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(2 * time.Second)
+		for {
+			mu.Lock()
+			var got []string
+			for a := range running {
+				got = append(got, a)
+			}
+			mu.Unlock()
+			slices.Sort(got)
+			if strings.Join(got, ",") == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("running %v, want %s", got, want)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	check("a:1,b:1")
+	s.Update([]string{"b:1", "c:1"})
+	check("b:1,c:1")
+	if w.Len() != 2 {
+		t.Fatalf("Len = %d", w.Len())
+	}
+	w.Close()
+	check("")
+	mu.Lock()
+	defer mu.Unlock()
+	slices.Sort(stopped)
+	if strings.Join(stopped, ",") != "a:1,b:1,c:1" {
+		t.Fatalf("stopped %v", stopped)
 	}
 }

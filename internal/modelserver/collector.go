@@ -29,14 +29,12 @@ type scrapeConfig struct {
 
 // collector scrapes one endpoint until its context ends.
 type collector struct {
-	ep   *discovery.Endpoint
-	cfg  scrapeConfig
-	url  string
-	hc   *http.Client
-	log  *slog.Logger
-	stop context.CancelFunc
-	done chan struct{}
-	buf  []byte
+	ep  *discovery.Endpoint
+	cfg scrapeConfig
+	url string
+	hc  *http.Client
+	log *slog.Logger
+	buf []byte
 }
 
 func newCollector(ep *discovery.Endpoint, cfg scrapeConfig, hc *http.Client, log *slog.Logger) *collector {
@@ -49,15 +47,13 @@ func newCollector(ep *discovery.Endpoint, cfg scrapeConfig, hc *http.Client, log
 	}
 	return &collector{
 		ep: ep, cfg: cfg, hc: hc, log: log,
-		url:  "http://" + net.JoinHostPort(host, port) + cfg.path,
-		done: make(chan struct{}),
+		url: "http://" + net.JoinHostPort(host, port) + cfg.path,
 	}
 }
 
 // run scrapes every interval, the first time after a random part of one
 // interval so that the collectors of many endpoints spread out.
 func (c *collector) run(ctx context.Context) {
-	defer close(c.done)
 	failing := false
 	t := time.NewTimer(rand.N(c.cfg.interval) + time.Millisecond)
 	defer t.Stop()

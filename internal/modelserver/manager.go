@@ -97,89 +97,24 @@ func (m *Manager) Collectors() int {
 	defer m.mu.Unlock()
 	n := 0
 	for _, w := range m.sets {
-		w.mu.Lock()
-		n += len(w.cols)
-		w.mu.Unlock()
+		n += w.workers.Len()
 	}
 	return n
 }
 
 // watcher keeps one collector per endpoint of a Set.
 type watcher struct {
-	set    *discovery.Set
-	cfg    scrapeConfig
-	m      *Manager
-	cancel context.CancelFunc
-	done   chan struct{}
-
-	mu   sync.Mutex
-	cols map[*discovery.Endpoint]*collector
+	cfg     scrapeConfig
+	workers *discovery.Workers
 }
 
 func (m *Manager) start(set *discovery.Set, cfg scrapeConfig) *watcher {
-	ctx, cancel := context.WithCancel(context.Background())
-	w := &watcher{set: set, cfg: cfg, m: m, cancel: cancel, done: make(chan struct{}), cols: map[*discovery.Endpoint]*collector{}}
-	w.reconcile(ctx)
-	go w.run(ctx)
-	return w
+	run := func(ctx context.Context, ep *discovery.Endpoint) {
+		newCollector(ep, cfg, m.hc, m.log).run(ctx)
+	}
+	cleared := func(ep *discovery.Endpoint) { ep.State.SetServerStats(nil) }
+	return &watcher{cfg: cfg, workers: discovery.StartWorkers(set, min(cfg.interval, time.Second), run, cleared)}
 }
 
-func (w *watcher) run(ctx context.Context) {
-	defer close(w.done)
-	t := time.NewTicker(min(w.cfg.interval, time.Second))
-	defer t.Stop()
-	seen := w.set.Version()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if v := w.set.Version(); v != seen {
-				seen = v
-				w.reconcile(ctx)
-			}
-		}
-	}
-}
-
-// reconcile starts collectors for new endpoints and stops those of
-// departed ones.
-func (w *watcher) reconcile(ctx context.Context) {
-	eps := w.set.Endpoints()
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	cur := make(map[*discovery.Endpoint]bool, len(eps))
-	for _, ep := range eps {
-		cur[ep] = true
-		if _, ok := w.cols[ep]; ok {
-			continue
-		}
-		c := newCollector(ep, w.cfg, w.m.hc, w.m.log)
-		cctx, cancel := context.WithCancel(ctx)
-		c.stop = cancel
-		w.cols[ep] = c
-		go c.run(cctx)
-	}
-	for ep, c := range w.cols {
-		if !cur[ep] {
-			c.stop()
-			<-c.done
-			ep.State.SetServerStats(nil)
-			delete(w.cols, ep)
-		}
-	}
-}
-
-// close stops the watcher and its collectors and clears their metrics.
-func (w *watcher) close() {
-	w.cancel()
-	<-w.done
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for ep, c := range w.cols {
-		c.stop()
-		<-c.done
-		ep.State.SetServerStats(nil)
-		delete(w.cols, ep)
-	}
-}
+// close stops the watcher's collectors and clears their metrics.
+func (w *watcher) close() { w.workers.Close() }

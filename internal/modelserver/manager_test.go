@@ -71,7 +71,12 @@ func TestManagerScrapesEveryEndpointAndFollowsTheSet(t *testing.T) {
 	waitFor(t, "a newer scrape", func() bool { return set.Endpoints()[0].State.ServerStats().At.After(first) })
 
 	// An endpoint joins and one leaves: collectors follow without a Sync.
-	gone := set.Endpoints()[0]
+	var gone *discovery.Endpoint
+	for _, ep := range set.Endpoints() {
+		if ep.Addr == addrs[0] {
+			gone = ep
+		}
+	}
 	set.Update([]string{addrs[1], addrs[2]})
 	waitFor(t, "the new endpoint scraped", func() bool {
 		for _, ep := range set.Endpoints() {
