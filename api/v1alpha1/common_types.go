@@ -54,6 +54,7 @@ type MeshReference struct {
 }
 
 // MatchRange matches an integer value in [start, end).
+// +kubebuilder:validation:XValidation:rule="self.start < self.end",message="start must be less than end (the range is [start, end))"
 type MatchRange struct {
 	// Start of the range, inclusive.
 	Start int64 `json:"start"`
@@ -63,6 +64,7 @@ type MatchRange struct {
 
 // HeaderMatchMethod matches a header (or gRPC metadata) value. Exactly one
 // field is set.
+// +kubebuilder:validation:XValidation:rule="(has(self.exact) ? 1 : 0) + (has(self.prefix) ? 1 : 0) + (has(self.suffix) ? 1 : 0) + (has(self.regex) ? 1 : 0) + (has(self.range) ? 1 : 0) == 1",message="exactly one of exact, prefix, suffix, regex or range must be set"
 type HeaderMatchMethod struct {
 	// Exact value.
 	// +kubebuilder:validation:MinLength=1
@@ -90,8 +92,10 @@ type HeaderMatchMethod struct {
 }
 
 // HTTPPathMatch matches the request path. Exactly one field is set.
+// +kubebuilder:validation:XValidation:rule="(has(self.exact) ? 1 : 0) + (has(self.regex) ? 1 : 0) == 1",message="exactly one of exact or regex must be set"
 type HTTPPathMatch struct {
 	// Exact path.
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('/')",message="must start with \"/\""
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=255
 	// +optional

@@ -4,6 +4,7 @@ import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 // GatewayRouteHostnameMatch matches the request's host (port removed).
 // Exactly one field is set.
+// +kubebuilder:validation:XValidation:rule="(has(self.exact) ? 1 : 0) + (has(self.suffix) ? 1 : 0) == 1",message="exactly one of exact or suffix must be set"
 type GatewayRouteHostnameMatch struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
@@ -18,6 +19,8 @@ type GatewayRouteHostnameMatch struct {
 
 // HTTPGatewayRouteMatch selects requests at a gateway listener.
 type HTTPGatewayRouteMatch struct {
+	// Prefix of the path; "/" matches everything.
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('/')",message="must start with \"/\""
 	// +optional
 	Prefix *string `json:"prefix,omitempty"`
 	// +optional
@@ -65,12 +68,14 @@ type GatewayRouteHostnameRewrite struct {
 // GatewayRoutePrefixRewrite rewrites the matched prefix. By default
 // (defaultPrefix ENABLED) the matched prefix becomes "/"; value replaces it
 // with another prefix; DISABLED keeps the path as it came.
+// +kubebuilder:validation:XValidation:rule="(has(self.defaultPrefix) ? 1 : 0) + (has(self.value) ? 1 : 0) == 1",message="exactly one of defaultPrefix or value must be set"
 type GatewayRoutePrefixRewrite struct {
 	// +kubebuilder:validation:Enum=ENABLED;DISABLED
 	// +optional
 	DefaultPrefix *string `json:"defaultPrefix,omitempty"`
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=255
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('/')",message="must start with \"/\""
 	// +optional
 	Value *string `json:"value,omitempty"`
 }
@@ -79,10 +84,12 @@ type GatewayRoutePrefixRewrite struct {
 type GatewayRoutePathRewrite struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=255
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('/')",message="must start with \"/\""
 	Exact string `json:"exact"`
 }
 
 // HTTPGatewayRouteRewrite rewrites a request before it is routed on.
+// +kubebuilder:validation:XValidation:rule="!(has(self.prefix) && has(self.path))",message="set at most one of prefix, path"
 type HTTPGatewayRouteRewrite struct {
 	// +optional
 	Prefix *GatewayRoutePrefixRewrite `json:"prefix,omitempty"`
@@ -148,6 +155,7 @@ type VirtualGatewayReference struct {
 }
 
 // GatewayRouteSpec is exactly one of httpRoute, http2Route or grpcRoute.
+// +kubebuilder:validation:XValidation:rule="(has(self.httpRoute) ? 1 : 0) + (has(self.http2Route) ? 1 : 0) + (has(self.grpcRoute) ? 1 : 0) == 1",message="exactly one of httpRoute, http2Route or grpcRoute must be set"
 type GatewayRouteSpec struct {
 	// +optional
 	MeshRef *MeshReference `json:"meshRef,omitempty"`
@@ -174,7 +182,12 @@ type GatewayRouteSpec struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:categories=aimesh,shortName=gr
 // +kubebuilder:printcolumn:name="Gateway",type=string,JSONPath=`.spec.virtualGatewayRef.name`
+// +kubebuilder:printcolumn:name="Service",type=string,JSONPath=`.spec.httpRoute.action.target.virtualService.virtualServiceName`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Accepted",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="Accepted")].status`
+// +kubebuilder:printcolumn:name="ResolvedRefs",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="ResolvedRefs")].status`
+// +kubebuilder:printcolumn:name="Message",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="Ready")].message`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type GatewayRoute struct {
 	metav1.TypeMeta   `json:",inline"`

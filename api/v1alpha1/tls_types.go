@@ -38,6 +38,7 @@ type SDSSecret struct {
 
 // ListenerTLSCertificate is the certificate a listener presents. Exactly
 // one field is set.
+// +kubebuilder:validation:XValidation:rule="(has(self.acm) ? 1 : 0) + (has(self.file) ? 1 : 0) + (has(self.sds) ? 1 : 0) == 1",message="exactly one of acm, file or sds must be set"
 type ListenerTLSCertificate struct {
 	// +optional
 	ACM *ACMCertificate `json:"acm,omitempty"`
@@ -75,6 +76,7 @@ type SubjectAlternativeNameMatchers struct {
 
 // ListenerTLSValidationTrust is where a listener finds the CAs it trusts
 // for client certificates (mutual TLS).
+// +kubebuilder:validation:XValidation:rule="(has(self.file) ? 1 : 0) + (has(self.sds) ? 1 : 0) == 1",message="exactly one of file or sds must be set"
 type ListenerTLSValidationTrust struct {
 	// +optional
 	File *FileTrust `json:"file,omitempty"`
@@ -101,6 +103,7 @@ type ListenerTLS struct {
 }
 
 // ClientTLSCertificate is the certificate aimesh presents to upstreams.
+// +kubebuilder:validation:XValidation:rule="(has(self.file) ? 1 : 0) + (has(self.sds) ? 1 : 0) == 1",message="exactly one of file or sds must be set"
 type ClientTLSCertificate struct {
 	// +optional
 	File *FileCertificate `json:"file,omitempty"`
@@ -109,6 +112,7 @@ type ClientTLSCertificate struct {
 }
 
 // TLSValidationTrust is where aimesh finds the CAs it trusts for upstreams.
+// +kubebuilder:validation:XValidation:rule="(has(self.acm) ? 1 : 0) + (has(self.file) ? 1 : 0) + (has(self.sds) ? 1 : 0) == 1",message="exactly one of acm, file or sds must be set"
 type TLSValidationTrust struct {
 	// +optional
 	ACM *ACMTrust `json:"acm,omitempty"`

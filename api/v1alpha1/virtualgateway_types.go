@@ -22,6 +22,8 @@ type VirtualGatewayConnectionPool struct {
 }
 
 // VirtualGatewayListener is a port aimesh accepts ingress traffic on.
+// +kubebuilder:validation:XValidation:rule="!has(self.healthCheck) || self.healthCheck.protocol != 'tcp'",message="gateway health checks are http, http2 or grpc",fieldPath=".healthCheck.protocol"
+// +kubebuilder:validation:XValidation:rule="!has(self.connectionPool) || ((has(self.connectionPool.http) ? 1 : 0) + (has(self.connectionPool.http2) ? 1 : 0) + (has(self.connectionPool.grpc) ? 1 : 0) == 1 && (self.portMapping.protocol == 'http' ? has(self.connectionPool.http) : self.portMapping.protocol == 'http2' ? has(self.connectionPool.http2) : has(self.connectionPool.grpc)))",message="connectionPool must set exactly one block, the one named like the listener's protocol (http, http2 or grpc)",fieldPath=".connectionPool"
 type VirtualGatewayListener struct {
 	PortMapping VirtualGatewayPortMapping `json:"portMapping"`
 	// HealthCheck of the gateway itself (served on the admin listener).
@@ -56,7 +58,12 @@ type VirtualGatewaySpec struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:categories=aimesh,shortName=vg
+// +kubebuilder:printcolumn:name="Port",type=integer,JSONPath=`.spec.listeners[0].portMapping.port`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Accepted",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="Accepted")].status`
+// +kubebuilder:printcolumn:name="ResolvedRefs",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="ResolvedRefs")].status`
+// +kubebuilder:printcolumn:name="Message",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="Ready")].message`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type VirtualGateway struct {
 	metav1.TypeMeta   `json:",inline"`

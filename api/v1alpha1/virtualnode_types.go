@@ -3,6 +3,7 @@ package v1alpha1
 import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 // HealthCheckPolicy is an active health check of a listener's endpoints.
+// +kubebuilder:validation:XValidation:rule="!has(self.path) || self.protocol in ['http', 'http2']",message="only http and http2 health checks have a path",fieldPath=".path"
 type HealthCheckPolicy struct {
 	// HealthyThreshold: consecutive successes that mark an endpoint healthy.
 	// +kubebuilder:validation:Minimum=2
@@ -13,6 +14,7 @@ type HealthCheckPolicy struct {
 	// +kubebuilder:validation:Maximum=300000
 	IntervalMillis int64 `json:"intervalMillis"`
 	// Path for http and http2 checks.
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('/')",message="must start with \"/\""
 	// +optional
 	Path *string `json:"path,omitempty"`
 	// Port to check; defaults to the listener's port.
@@ -116,6 +118,8 @@ type ListenerTimeout struct {
 }
 
 // Listener is a port the node's endpoints serve.
+// +kubebuilder:validation:XValidation:rule="!has(self.connectionPool) || ((has(self.connectionPool.tcp) ? 1 : 0) + (has(self.connectionPool.http) ? 1 : 0) + (has(self.connectionPool.http2) ? 1 : 0) + (has(self.connectionPool.grpc) ? 1 : 0) == 1 && (self.portMapping.protocol == 'tcp' ? has(self.connectionPool.tcp) : self.portMapping.protocol == 'http' ? has(self.connectionPool.http) : self.portMapping.protocol == 'http2' ? has(self.connectionPool.http2) : has(self.connectionPool.grpc)))",message="connectionPool must set exactly one block, the one named like the listener's protocol (tcp, http, http2 or grpc)",fieldPath=".connectionPool"
+// +kubebuilder:validation:XValidation:rule="!has(self.timeout) || ((!has(self.timeout.tcp) || self.portMapping.protocol == 'tcp') && (!has(self.timeout.http) || self.portMapping.protocol == 'http') && (!has(self.timeout.http2) || self.portMapping.protocol == 'http2') && (!has(self.timeout.grpc) || self.portMapping.protocol == 'grpc'))",message="timeout may only set the block named like the listener's protocol (tcp, http, http2 or grpc)",fieldPath=".timeout"
 type Listener struct {
 	PortMapping PortMapping `json:"portMapping"`
 	// +optional
@@ -135,6 +139,7 @@ type DNSServiceDiscovery struct {
 	// Hostname to resolve; aimesh re-resolves it periodically (--dns-refresh,
 	// default 5s) and keeps the last good answer when a lookup fails.
 	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
 	Hostname string `json:"hostname"`
 	// ResponseType: ENDPOINTS (every address is an endpoint, the default) or
 	// LOADBALANCER (the first address only).
@@ -185,8 +190,12 @@ type StaticServiceDiscovery struct {
 type KubernetesServiceDiscovery struct {
 	// ServiceName of the Service.
 	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
 	ServiceName string `json:"serviceName"`
 	// Namespace of the Service; defaults to the VirtualNode's namespace.
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
 	// +optional
 	Namespace string `json:"namespace,omitempty"`
 	// Port of the Service (its port number); defaults to the listener port.
@@ -196,6 +205,7 @@ type KubernetesServiceDiscovery struct {
 
 // ServiceDiscovery says where the node's endpoints are. Exactly one field
 // is set.
+// +kubebuilder:validation:XValidation:rule="(has(self.dns) ? 1 : 0) + (has(self.awsCloudMap) ? 1 : 0) + (has(self.static) ? 1 : 0) + (has(self.kubernetes) ? 1 : 0) == 1",message="exactly one of dns, awsCloudMap, static or kubernetes must be set"
 type ServiceDiscovery struct {
 	// +optional
 	DNS *DNSServiceDiscovery `json:"dns,omitempty"`
@@ -233,6 +243,7 @@ type JSONFormatRef struct {
 }
 
 // LoggingFormat is json or text; exactly one is set.
+// +kubebuilder:validation:XValidation:rule="(has(self.json) ? 1 : 0) + (has(self.text) ? 1 : 0) == 1",message="exactly one of json or text must be set"
 type LoggingFormat struct {
 	// +optional
 	JSON []JSONFormatRef `json:"json,omitempty"`
@@ -265,6 +276,7 @@ type Logging struct {
 }
 
 // VirtualNodeSpec is a pool of real endpoints.
+// +kubebuilder:validation:XValidation:rule="!has(self.listeners) || size(self.listeners) == 0 || has(self.serviceDiscovery)",message="serviceDiscovery is required when the node has listeners: set dns, static or kubernetes",fieldPath=".serviceDiscovery"
 type VirtualNodeSpec struct {
 	// +optional
 	MeshRef *MeshReference `json:"meshRef,omitempty"`
@@ -274,7 +286,8 @@ type VirtualNodeSpec struct {
 	// +optional
 	ServiceDiscovery *ServiceDiscovery `json:"serviceDiscovery,omitempty"`
 	// Backends this node may call through the mesh (enforced by
-	// `aimesh run --node`).
+	// `aimesh run --node`). At most 50, as in App Mesh.
+	// +kubebuilder:validation:MaxItems=50
 	// +optional
 	Backends []Backend `json:"backends,omitempty"`
 	// +optional
@@ -287,8 +300,13 @@ type VirtualNodeSpec struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:categories=aimesh,shortName=vn
+// +kubebuilder:printcolumn:name="Port",type=integer,JSONPath=`.spec.listeners[0].portMapping.port`
+// +kubebuilder:printcolumn:name="Service",type=string,JSONPath=`.spec.serviceDiscovery.kubernetes.serviceName`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Accepted",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="Accepted")].status`
+// +kubebuilder:printcolumn:name="ResolvedRefs",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="ResolvedRefs")].status`
+// +kubebuilder:printcolumn:name="Message",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="Ready")].message`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type VirtualNode struct {
 	metav1.TypeMeta   `json:",inline"`

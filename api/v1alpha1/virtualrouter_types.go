@@ -14,6 +14,7 @@ type URLScheme string
 // request body. Exactly one field is set. A route with a model match makes
 // aimesh read the body (bounded by --max-body-bytes) when the route's other
 // conditions match; the body is forwarded unchanged.
+// +kubebuilder:validation:XValidation:rule="(has(self.exact) ? 1 : 0) + (has(self.prefix) ? 1 : 0) + (has(self.regex) ? 1 : 0) == 1",message="exactly one of exact, prefix or regex must be set"
 type ModelMatch struct {
 	// +kubebuilder:validation:MinLength=1
 	// +optional
@@ -30,8 +31,10 @@ type ModelMatch struct {
 
 // HTTPRouteMatch selects HTTP and HTTP/2 requests. Every condition that is
 // set must hold; at least one of prefix and path is set.
+// +kubebuilder:validation:XValidation:rule="has(self.prefix) || has(self.path)",message="set prefix or path (prefix \"/\" matches every request)"
 type HTTPRouteMatch struct {
 	// Prefix of the path; "/" matches everything.
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('/')",message="must start with \"/\""
 	// +optional
 	Prefix *string `json:"prefix,omitempty"`
 	// +optional
@@ -81,6 +84,7 @@ type FallbackTarget struct {
 }
 
 // RouteAction says where matched requests go.
+// +kubebuilder:validation:XValidation:rule="self.weightedTargets.exists(t, t.weight > 0)",message="weights add up to 0: give at least one target a weight above 0"
 type RouteAction struct {
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=10
@@ -94,16 +98,21 @@ type RouteAction struct {
 // HTTPRetryPolicy retries failed attempts on another endpoint when one
 // exists. A retry never happens after the first response byte reached the
 // client.
+// +kubebuilder:validation:XValidation:rule="has(self.httpRetryEvents) || has(self.tcpRetryEvents)",message="set at least one of httpRetryEvents or tcpRetryEvents: without events nothing is retried"
 type HTTPRetryPolicy struct {
 	// HTTPRetryEvents: server-error (5xx), gateway-error (502, 503, 504),
 	// client-error (409), stream-error (refused stream / reset).
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=25
+	// +kubebuilder:validation:items:Enum=server-error;gateway-error;client-error;stream-error
+	// +listType=set
 	// +optional
 	HTTPRetryEvents []string `json:"httpRetryEvents,omitempty"`
 	// TCPRetryEvents: connection-error.
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=1
+	// +kubebuilder:validation:items:Enum=connection-error
+	// +listType=set
 	// +optional
 	TCPRetryEvents []string `json:"tcpRetryEvents,omitempty"`
 	// PerRetryTimeout bounds each attempt until response headers arrive.
@@ -135,6 +144,7 @@ type GRPCRouteMetadata struct {
 }
 
 // GRPCRouteMatch selects gRPC calls (path /service/method).
+// +kubebuilder:validation:XValidation:rule="!has(self.methodName) || has(self.serviceName)",message="methodName needs serviceName: a method is matched within a service",fieldPath=".methodName"
 type GRPCRouteMatch struct {
 	// ServiceName, fully qualified (package.Service).
 	// +optional
@@ -153,21 +163,28 @@ type GRPCRouteMatch struct {
 }
 
 // GRPCRetryPolicy adds gRPC status events to the HTTP retry policy.
+// +kubebuilder:validation:XValidation:rule="has(self.grpcRetryEvents) || has(self.httpRetryEvents) || has(self.tcpRetryEvents)",message="set at least one of grpcRetryEvents, httpRetryEvents or tcpRetryEvents: without events nothing is retried"
 type GRPCRetryPolicy struct {
 	// GRPCRetryEvents: cancelled, deadline-exceeded, internal,
 	// resource-exhausted, unavailable.
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=5
+	// +kubebuilder:validation:items:Enum=cancelled;deadline-exceeded;internal;resource-exhausted;unavailable
+	// +listType=set
 	// +optional
 	GRPCRetryEvents []string `json:"grpcRetryEvents,omitempty"`
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=25
+	// +kubebuilder:validation:items:Enum=server-error;gateway-error;client-error;stream-error
+	// +listType=set
 	// +optional
 	HTTPRetryEvents []string `json:"httpRetryEvents,omitempty"`
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=1
+	// +kubebuilder:validation:items:Enum=connection-error
+	// +listType=set
 	// +optional
-	TCPRetryEvents []string `json:"tcpRetryEvents,omitempty"`
+	TCPRetryEvents  []string `json:"tcpRetryEvents,omitempty"`
 	PerRetryTimeout Duration `json:"perRetryTimeout"`
 	// +kubebuilder:validation:Minimum=0
 	MaxRetries int64 `json:"maxRetries"`
@@ -190,6 +207,7 @@ type TCPRouteMatch struct {
 }
 
 // TCPRouteAction spreads connections over weighted nodes.
+// +kubebuilder:validation:XValidation:rule="self.weightedTargets.exists(t, t.weight > 0)",message="weights add up to 0: give at least one target a weight above 0"
 type TCPRouteAction struct {
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=10
@@ -207,6 +225,7 @@ type TCPRoute struct {
 
 // Route is one of httpRoute, http2Route, grpcRoute or tcpRoute, with a
 // priority.
+// +kubebuilder:validation:XValidation:rule="(has(self.httpRoute) ? 1 : 0) + (has(self.http2Route) ? 1 : 0) + (has(self.grpcRoute) ? 1 : 0) + (has(self.tcpRoute) ? 1 : 0) == 1",message="exactly one of httpRoute, http2Route, grpcRoute or tcpRoute must be set"
 type Route struct {
 	// Name, unique within the router.
 	// +kubebuilder:validation:MinLength=1
@@ -240,8 +259,10 @@ type VirtualRouterSpec struct {
 	// +kubebuilder:validation:MinItems=1
 	// +optional
 	Listeners []VirtualRouterListener `json:"listeners,omitempty"`
-	// Routes, matched in priority order.
+	// Routes, matched in priority order. Names are unique within the router.
 	// +kubebuilder:validation:MaxItems=5000
+	// +listType=map
+	// +listMapKey=name
 	// +optional
 	Routes []Route `json:"routes,omitempty"`
 }
@@ -250,8 +271,12 @@ type VirtualRouterSpec struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:categories=aimesh,shortName=vr
+// +kubebuilder:printcolumn:name="Port",type=integer,JSONPath=`.spec.listeners[0].portMapping.port`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Accepted",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="Accepted")].status`
+// +kubebuilder:printcolumn:name="ResolvedRefs",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="ResolvedRefs")].status`
+// +kubebuilder:printcolumn:name="Message",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="Ready")].message`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type VirtualRouter struct {
 	metav1.TypeMeta   `json:",inline"`

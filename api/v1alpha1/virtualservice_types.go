@@ -17,6 +17,7 @@ type VirtualRouterServiceProvider struct {
 }
 
 // VirtualServiceProvider is exactly one of a node or a router.
+// +kubebuilder:validation:XValidation:rule="(has(self.virtualNode) ? 1 : 0) + (has(self.virtualRouter) ? 1 : 0) == 1",message="exactly one of virtualNode or virtualRouter must be set"
 type VirtualServiceProvider struct {
 	// +optional
 	VirtualNode *VirtualNodeServiceProvider `json:"virtualNode,omitempty"`
@@ -41,6 +42,10 @@ type VirtualServiceSpec struct {
 // +kubebuilder:printcolumn:name="Router",type=string,JSONPath=`.spec.provider.virtualRouter.virtualRouterName`
 // +kubebuilder:printcolumn:name="Node",type=string,JSONPath=`.spec.provider.virtualNode.virtualNodeName`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Accepted",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="Accepted")].status`
+// +kubebuilder:printcolumn:name="ResolvedRefs",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="ResolvedRefs")].status`
+// +kubebuilder:printcolumn:name="Message",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="Ready")].message`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type VirtualService struct {
 	metav1.TypeMeta   `json:",inline"`
