@@ -294,6 +294,14 @@ type VirtualNodeSpec struct {
 	BackendDefaults *BackendDefaults `json:"backendDefaults,omitempty"`
 	// +optional
 	Logging *Logging `json:"logging,omitempty"`
+	// LoadBalancing (aimesh) picks one endpoint per request; default
+	// roundRobin.
+	// +optional
+	LoadBalancing *LoadBalancing `json:"loadBalancing,omitempty"`
+	// ModelServer (aimesh) names the engine behind the endpoints so aimesh
+	// scrapes its load; default: not scraped.
+	// +optional
+	ModelServer *ModelServer `json:"modelServer,omitempty"`
 }
 
 // VirtualNode is a pool of real endpoints.

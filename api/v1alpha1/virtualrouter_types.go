@@ -130,6 +130,10 @@ type HTTPRoute struct {
 	RetryPolicy *HTTPRetryPolicy `json:"retryPolicy,omitempty"`
 	// +optional
 	Timeout *HTTPTimeout `json:"timeout,omitempty"`
+	// Criticality (aimesh) of the route's requests when their node is
+	// saturated: Critical, Standard (default) or Sheddable.
+	// +optional
+	Criticality *Criticality `json:"criticality,omitempty"`
 }
 
 // GRPCRouteMetadata matches gRPC request metadata.
