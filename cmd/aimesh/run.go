@@ -88,10 +88,15 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Var(&rf.files, "f", "config file or directory (repeatable)")
 	fs.BoolVar(&rf.noWatch, "no-watch", false, "do not reload the files when they change")
 	rf.register(fs)
+	var kf kubeFlags
+	kf.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	rf.files = append(rf.files, fs.Args()...)
+	if kf.enabled {
+		return runKubernetes(ctx, &rf, &kf, stderr)
+	}
 	if len(rf.files) == 0 {
 		fmt.Fprintln(stderr, "aimesh run: no config: pass -f FILE (e.g. -f examples/seed-mesh.yaml)")
 		return 2
