@@ -53,6 +53,7 @@ func (v *validator) virtualNode(n *v1.VirtualNode) {
 	}
 	o.backendDefaults(spec.Child("backendDefaults"), n.Spec.BackendDefaults)
 	o.logging(spec.Child("logging"), n.Spec.Logging)
+	o.picking(spec, &n.Spec)
 }
 
 // listenerPort checks a listener's port and that no earlier listener of the

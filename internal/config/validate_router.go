@@ -97,6 +97,7 @@ func (rc *routeCheck) httpRoute(p *field.Path, r *v1.HTTPRoute, proto string) {
 			rp.HTTPRetryEvents, rp.TCPRetryEvents, nil, false)
 	}
 	rc.httpTimeout(p.Child("timeout"), r.Timeout)
+	rc.criticality(p.Child("criticality"), r.Criticality)
 }
 
 // listenerFor checks that the router has a listener for the route's
