@@ -30,8 +30,10 @@ func TestValidatePicking(t *testing.T) {
 			},
 		},
 		{
-			name:   "policies without settings",
-			mutate: func(r *Resources) { node(r).Spec.LoadBalancing = &v1.LoadBalancing{Policy: v1.LoadBalancingLeastRequest} },
+			name: "policies without settings",
+			mutate: func(r *Resources) {
+				node(r).Spec.LoadBalancing = &v1.LoadBalancing{Policy: v1.LoadBalancingLeastRequest}
+			},
 		},
 		{
 			name:   "empty loadBalancing is round robin",
