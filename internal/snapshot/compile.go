@@ -190,7 +190,7 @@ func (c *compiler) target(ns, name string, port *v1.PortNumber) (*Target, error)
 	if err != nil {
 		return nil, err
 	}
-	t := &Target{Node: n, Port: int(l.PortMapping.Port), Protocol: l.PortMapping.Protocol}
+	t := &Target{Node: n, Port: int(l.PortMapping.Port), Protocol: l.PortMapping.Protocol, Spec: &vn.Spec, Listener: l}
 	t.PerRequestCap, t.IdleCap = listenerTimeouts(l)
 	if cp := l.ConnectionPool; cp != nil {
 		switch {

@@ -27,6 +27,9 @@ func (c *compiler) route(vs *v1.VirtualService, vr *v1.VirtualRouter, rs *v1.Rou
 		m, err = route.CompileHTTPRouteMatch(&hr.Match)
 		action, timeout = &hr.Action, hr.Timeout
 		r.Retry = httpRetry(hr.RetryPolicy)
+		if hr.Criticality != nil {
+			r.Criticality = *hr.Criticality
+		}
 	case rs.GRPCRoute != nil:
 		gr := rs.GRPCRoute
 		r.Kind = v1.ProtocolGRPC

@@ -154,6 +154,8 @@ type Route struct {
 	total    int64
 	Fallback []*Target
 	Retry    RetryPolicy
+	// Criticality of an httpRoute's requests ("" is Standard).
+	Criticality v1.Criticality
 	// PerRequest and Idle are the route timeouts (0: none).
 	PerRequest time.Duration
 	Idle       time.Duration
@@ -217,6 +219,11 @@ type Target struct {
 	IdleCap       time.Duration
 	// MaxConns caps connections per endpoint (0: no cap).
 	MaxConns int
+	// Spec is the node's spec and Listener the listener targeted: the
+	// picking (loadBalancing, modelServer) and health settings are read
+	// from them by the long-lived managers (see Snapshot.Targets).
+	Spec     *v1.VirtualNodeSpec
+	Listener *v1.Listener
 
 	metrics [maxListeners]atomic.Pointer[telemetry.RouteMetrics]
 }
