@@ -14,6 +14,8 @@ const (
 	// TypeUpstream: aimesh could not get an answer from a model server
 	// (5xx).
 	TypeUpstream = "upstream_error"
+	// TypeRateLimit: the client should retry later (429).
+	TypeRateLimit = "rate_limit_error"
 )
 
 // Error codes aimesh puts in {"error":{"code":...}}.
@@ -31,6 +33,9 @@ const (
 	CodeNoHealthyUpstream    = "no_healthy_upstream"    // 503
 	CodeEgressDenied         = "egress_denied"          // 403: mesh egressFilter DROP_ALL
 	CodeBackendNotAllowed    = "backend_not_allowed"    // 403: not a backend of the caller
+
+	// With TypeRateLimit.
+	CodeOverloaded = "overloaded" // 429: a sheddable request while every endpoint is saturated
 )
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}

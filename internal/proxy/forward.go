@@ -14,6 +14,7 @@ import (
 
 	v1 "github.com/aimesh/aimesh/api/v1alpha1"
 	"github.com/aimesh/aimesh/internal/discovery"
+	"github.com/aimesh/aimesh/internal/picker"
 	"github.com/aimesh/aimesh/internal/snapshot"
 )
 
@@ -33,6 +34,9 @@ type Plan struct {
 	Host string
 	// Path and RawQuery to send (after gateway rewrites).
 	Path, RawQuery string
+	// Pick is what endpoint picking knows of the request: prompt,
+	// estimated tokens (counted in flight per endpoint), criticality.
+	Pick picker.Request
 }
 
 // Result is what happened, for metrics and the access log.
@@ -57,7 +61,9 @@ type Picker func(t *snapshot.Target, tried []*discovery.Endpoint) *discovery.End
 type Forwarder struct {
 	Pools *Pools
 	Pick  Picker
-	Log   *slog.Logger
+	// Balancer, when set, picks instead of Pick (see Balancer).
+	Balancer Balancer
+	Log      *slog.Logger
 }
 
 // RoundRobin is the default Picker: the node's round-robin cursor, skipping
@@ -132,7 +138,11 @@ func (f *Forwarder) Forward(w http.ResponseWriter, r *http.Request, p *Plan, res
 			}
 			addr, ep := p.Egress, (*discovery.Endpoint)(nil)
 			if t != nil {
-				ep = f.Pick(t, tried[:ntried])
+				var perr error
+				if ep, perr = f.pick(t, p, tried[:ntried]); perr != nil {
+					lastErr, lastFail = perr, "shed"
+					break
+				}
 				if ep == nil {
 					lastErr, lastFail = errNoTarget, "no_endpoint"
 					break
@@ -150,7 +160,7 @@ func (f *Forwarder) Forward(w http.ResponseWriter, r *http.Request, p *Plan, res
 				}
 			}
 			if ep != nil {
-				ep.InFlight.Add(1)
+				f.acquire(ep, p)
 			}
 			resp, cancelAttempt, err := f.attempt(ctx, out, p, t, addr, retry.PerTry)
 			if err == nil {
@@ -160,21 +170,25 @@ func (f *Forwarder) Forward(w http.ResponseWriter, r *http.Request, p *Plan, res
 				retryable := retryStatus(&retry, resp) && attempt < retry.MaxRetries
 				toFallback := !retryable && resp.StatusCode >= 500 && ti < n-1
 				if retryable || toFallback {
-					discard(resp, cancelAttempt, ep)
+					f.discard(resp, cancelAttempt, t, ep, p)
 					lastErr, lastFail = nil, "status_"+strconv.Itoa(resp.StatusCode)
 					if toFallback {
 						break
 					}
 					continue
 				}
-				f.respond(w, r, resp, cancelAttempt, ep, idle, start, res)
+				f.respond(w, r, resp, cancelAttempt, ep, p, idle, start, res)
 				return
 			}
 			cancelAttempt(nil)
-			if ep != nil {
-				ep.InFlight.Add(-1)
-			}
 			lastErr, lastFail = err, classify(err)
+			if ep != nil {
+				if r.Context().Err() != nil {
+					f.release(t, ep, p, 0, "client_gone")
+				} else {
+					f.release(t, ep, p, 0, lastFail)
+				}
+			}
 			if r.Context().Err() != nil {
 				res.Code, res.Failure = 499, "client_gone"
 				return
@@ -190,6 +204,8 @@ func (f *Forwarder) Forward(w http.ResponseWriter, r *http.Request, p *Plan, res
 		}
 	}
 	switch lastFail {
+	case "shed":
+		f.shed(w, res, p)
 	case "no_endpoint":
 		f.fail(w, res, http.StatusServiceUnavailable, lastFail, "no_healthy_upstream", "no endpoint available for "+targetName(p))
 	case "timeout":
@@ -318,11 +334,11 @@ func (f *Forwarder) attempt(ctx context.Context, out *http.Request, p *Plan, t *
 	return resp, cancel, nil
 }
 
-func discard(resp *http.Response, cancel context.CancelCauseFunc, ep *discovery.Endpoint) {
+func (f *Forwarder) discard(resp *http.Response, cancel context.CancelCauseFunc, t *snapshot.Target, ep *discovery.Endpoint, p *Plan) {
 	io.CopyN(io.Discard, resp.Body, 64<<10)
 	resp.Body.Close()
 	cancel(nil)
 	if ep != nil {
-		ep.InFlight.Add(-1)
+		f.release(t, ep, p, resp.StatusCode, "")
 	}
 }

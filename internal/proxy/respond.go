@@ -18,11 +18,11 @@ import (
 // respond streams resp to the client. Streaming responses (event streams
 // and bodies of unknown length) are flushed after every read from the
 // upstream. idle bounds the gap between two reads.
-func (f *Forwarder) respond(w http.ResponseWriter, r *http.Request, resp *http.Response, cancel context.CancelCauseFunc, ep *discovery.Endpoint, idle time.Duration, start time.Time, res *Result) {
+func (f *Forwarder) respond(w http.ResponseWriter, r *http.Request, resp *http.Response, cancel context.CancelCauseFunc, ep *discovery.Endpoint, p *Plan, idle time.Duration, start time.Time, res *Result) {
 	defer func() {
 		cancel(nil)
 		if ep != nil {
-			ep.InFlight.Add(-1)
+			f.release(res.Target, ep, p, resp.StatusCode, res.Failure)
 		}
 	}()
 	defer resp.Body.Close()
