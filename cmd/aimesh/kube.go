@@ -59,11 +59,12 @@ func runKubernetes(ctx context.Context, rf *runFlags, kf *kubeFlags, stderr io.W
 	g := gateway.New(opts)
 	return serve(ctx, g, rf, log, func(ctx context.Context) {
 		err := kube.Run(ctx, g, kube.Options{
-			Config:      cfg,
-			Mesh:        rf.mesh,
-			Namespace:   ns,
-			LeaderElect: kf.leaderElect,
-			Log:         log,
+			Config:           cfg,
+			Mesh:             rf.mesh,
+			Namespace:        ns,
+			LeaderElect:      kf.leaderElect,
+			LeaderElectionID: leaseName(rf.mesh),
+			Log:              log,
 		})
 		if err != nil {
 			log.Error("kubernetes control plane failed", "err", err)
@@ -94,6 +95,19 @@ func (kf *kubeFlags) restConfig() (*rest.Config, error) {
 		return nil, fmt.Errorf("not in a cluster and no usable kubeconfig (pass --kubeconfig): %w", err)
 	}
 	return cfg, nil
+}
+
+// leaseName is the Lease replicas serving mesh elect a status writer
+// with; the Helm chart's RBAC names the same one.
+func leaseName(mesh string) string {
+	if mesh == "" {
+		return "aimesh-status"
+	}
+	name := "aimesh-status-" + mesh
+	if len(name) > 63 {
+		name = name[:63]
+	}
+	return strings.TrimSuffix(name, "-")
 }
 
 // serviceAccountNamespace is where a pod finds its own namespace.
