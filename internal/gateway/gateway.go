@@ -51,6 +51,7 @@ type Gateway struct {
 	metrics  *telemetry.Metrics
 	logFiles *telemetry.LogFiles
 	eps      *discovery.Registry
+	lb       *balance
 	pools    *proxy.Pools
 	gen      atomic.Int64
 	applyMu  sync.Mutex
@@ -98,7 +99,8 @@ func New(o Options) *Gateway {
 	if o.DNSRefresh > 0 {
 		g.eps.Refresh = o.DNSRefresh
 	}
-	g.fwd = &proxy.Forwarder{Pools: g.pools, Pick: proxy.RoundRobin, Log: o.Log}
+	g.lb = newBalance(o.Log)
+	g.fwd = &proxy.Forwarder{Pools: g.pools, Pick: proxy.RoundRobin, Balancer: g.lb, Log: o.Log}
 	return g
 }
 
@@ -128,10 +130,16 @@ func (g *Gateway) Apply(res *config.Resources) error {
 		g.metrics.Reload(false, g.gen.Load())
 		return fmt.Errorf("compile: %w", err)
 	}
+	picks, err := g.lb.prepare(snap)
+	if err != nil {
+		g.metrics.Reload(false, g.gen.Load())
+		return err
+	}
 	if err := g.bind(snap); err != nil {
 		g.metrics.Reload(false, g.gen.Load())
 		return err
 	}
+	g.lb.commit(picks, snap)
 	g.eps.End()
 	g.gen.Store(gen)
 	old := g.holder.Load()
@@ -326,6 +334,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	if g.admin != nil {
 		g.admin.Close()
 	}
+	g.lb.close()
 	g.eps.Close()
 	g.pools.CloseIdle()
 	if s := g.holder.Load(); s != nil {

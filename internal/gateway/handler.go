@@ -181,6 +181,10 @@ func (g *Gateway) toService(w http.ResponseWriter, r *http.Request, st *reqState
 			"VirtualService "+svc.Name+" has no provider")
 		return
 	}
+	if err := g.preparePick(st, r); err != nil {
+		g.bodyError(w, st, err)
+		return
+	}
 	st.plan.Body = st.bodyForPlan()
 	g.fwd.Forward(w, r, &st.plan, &st.res)
 	if st.res.Retries > 0 || st.res.Fallback {

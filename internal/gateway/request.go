@@ -32,6 +32,7 @@ type reqState struct {
 	inspected bool
 	model     string
 	modelErr  error
+	info      openai.Info // the whole inspection (prompt, max tokens)
 
 	service, routeName string
 }
@@ -53,7 +54,10 @@ func putState(s *reqState) {
 		s.body.Reset()
 	}
 	body := s.body
+	pick := s.plan.Pick // keep its scratch buffers
+	pick.Reset()
 	*s = reqState{body: body}
+	s.plan.Pick = pick
 	s.req.Reset()
 	statePool.Put(s)
 }
@@ -97,7 +101,7 @@ func (s *reqState) Model() (string, error) {
 		return "", err
 	}
 	info, err := openai.Inspect(s.body.Bytes())
-	s.model, s.modelErr = info.Model, err
+	s.model, s.modelErr, s.info = info.Model, err, info
 	return s.model, s.modelErr
 }
 

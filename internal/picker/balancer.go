@@ -59,6 +59,26 @@ func NewBalancer(reg *Registry) (*Balancer, error) {
 // unchanged keeps its prefix index. Sets not in ts are forgotten. On
 // error nothing changes.
 func (b *Balancer) Sync(ts []Target) error {
+	p, err := b.Prepare(ts)
+	if err != nil {
+		return err
+	}
+	b.Commit(p)
+	return nil
+}
+
+// Prepared is a configuration built by Prepare, not yet in use.
+type Prepared struct {
+	states map[*discovery.Set]*setState
+}
+
+// Commit puts a prepared configuration in use. Configurations must be
+// prepared and committed one at a time, in order.
+func (b *Balancer) Commit(p *Prepared) { b.states.Store(&p.states) }
+
+// Prepare builds the policies for ts, reusing the current state where the
+// configuration allows (see Sync), without putting them in use.
+func (b *Balancer) Prepare(ts []Target) (*Prepared, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	cur := *b.states.Load()
@@ -89,10 +109,9 @@ func (b *Balancer) Sync(ts []Target) error {
 		next[t.Set] = &setState{cfg: cfg, policy: p, needsPrompt: b.reg.NeedsPrompt(cfg.Policy), shared: sh}
 	}
 	if len(errs) > 0 {
-		return errors.Join(errs...)
+		return nil, errors.Join(errs...)
 	}
-	b.states.Store(&next)
-	return nil
+	return &Prepared{states: next}, nil
 }
 
 func (b *Balancer) state(set *discovery.Set) *setState {

@@ -115,6 +115,7 @@ type Request struct {
 
 // Reset clears the request for reuse, keeping its buffers.
 func (r *Request) Reset() {
+	clear(r.cands[:cap(r.cands)]) // drop endpoint pointers
 	*r = Request{hashes: r.hashes[:0], cands: r.cands[:0], totals: r.totals[:0], scores: r.scores[:0], counts: r.counts[:0]}
 }
 
