@@ -49,8 +49,12 @@ func (p *Pools) Transport(h2c bool, maxConns int) *http.Transport {
 		MaxConnsPerHost:     maxConns,
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
-		WriteBufferSize:     16 << 10,
-		ReadBufferSize:      16 << 10,
+		// 4 KiB, the net/http default: every open upstream connection
+		// holds both buffers, and an idle SSE stream holds its connection
+		// for minutes. Request and response bodies larger than a buffer
+		// bypass it, so big bodies do not need big buffers.
+		WriteBufferSize: 4 << 10,
+		ReadBufferSize:  4 << 10,
 	}
 	if h2c {
 		t.Protocols = new(http.Protocols)
