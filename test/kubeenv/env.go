@@ -2,12 +2,15 @@ package kubeenv
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -82,11 +85,12 @@ func (e *Env) start(ctx context.Context) error {
 	e.creds = creds
 	// etcd's data lives in memory when /dev/shm exists: fsyncs on a shared
 	// disk would dominate start-up.
-	dataParent := ""
+	dataParent := os.TempDir()
 	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
 		dataParent = "/dev/shm"
 	}
-	if e.etcdData, err = os.MkdirTemp(dataParent, "aimesh-kubeenv-etcd-"); err != nil {
+	removeStaleEtcdData(dataParent)
+	if e.etcdData, err = os.MkdirTemp(dataParent, etcdDataPrefix+strconv.Itoa(os.Getpid())+"-"); err != nil {
 		return fmt.Errorf("etcd data dir: %w", err)
 	}
 	ports, err := freePorts(3)
@@ -258,6 +262,30 @@ func (e *Env) logTails(t testing.TB) {
 	for _, p := range []*process{e.etcd, e.apiserver} {
 		if p != nil {
 			t.Logf("kubeenv: last lines of %s:\n%s", p.name, p.logTail(40))
+		}
+	}
+}
+
+// etcdDataPrefix starts the name of each etcd data dir, followed by the
+// owning test binary's pid.
+const etcdDataPrefix = "aimesh-kubeenv-etcd-"
+
+// removeStaleEtcdData deletes data dirs left by test binaries that died
+// before their cleanup ran; in /dev/shm they would hold memory.
+func removeStaleEtcdData(parent string) {
+	entries, _ := os.ReadDir(parent)
+	for _, ent := range entries {
+		rest, ok := strings.CutPrefix(ent.Name(), etcdDataPrefix)
+		if !ok || !ent.IsDir() {
+			continue
+		}
+		pidStr, _, _ := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidStr)
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			_ = os.RemoveAll(filepath.Join(parent, ent.Name()))
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -74,5 +75,27 @@ func TestReadCRDs(t *testing.T) {
 	}
 	if _, err := readCRDs(other); err == nil || !strings.Contains(err.Error(), "not a CustomResourceDefinition") {
 		t.Errorf("non-CRD: err = %v, want 'not a CustomResourceDefinition'", err)
+	}
+}
+
+func TestRemoveStaleEtcdData(t *testing.T) {
+	parent := t.TempDir()
+	// pid_max is at most 4194304 on Linux, so this pid cannot be alive.
+	stale := filepath.Join(parent, etcdDataPrefix+"4194305-123")
+	mine := filepath.Join(parent, etcdDataPrefix+strconv.Itoa(os.Getpid())+"-456")
+	other := filepath.Join(parent, "unrelated")
+	for _, d := range []string{stale, mine, other} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removeStaleEtcdData(parent)
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("stale dir kept (stat err %v)", err)
+	}
+	for _, d := range []string{mine, other} {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("%s removed: %v", d, err)
+		}
 	}
 }
