@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -111,7 +110,16 @@ func (f *Forwarder) Forward(w http.ResponseWriter, r *http.Request, p *Plan, res
 		ctx, cancel = context.WithTimeout(ctx, perReq)
 		defer cancel()
 	}
-	out := f.outRequest(ctx, r, p)
+	var body *bodySource
+	if p.Body != nil {
+		// Once Forward returns, the gateway reuses p.Body for another
+		// request, but the Transport may still be writing an attempt's
+		// body (the upstream answered before reading it all): detach
+		// every reader first.
+		body = &bodySource{b: p.Body}
+		defer body.release()
+	}
+	out := f.outRequest(ctx, r, p, body)
 	var retry snapshot.RetryPolicy
 	if p.Route != nil {
 		retry = p.Route.Retry
@@ -162,7 +170,7 @@ func (f *Forwarder) Forward(w http.ResponseWriter, r *http.Request, p *Plan, res
 			if ep != nil {
 				f.acquire(ep, p)
 			}
-			resp, cancelAttempt, err := f.attempt(ctx, out, p, t, addr, retry.PerTry)
+			resp, cancelAttempt, err := f.attempt(ctx, out, body, t, addr, retry.PerTry)
 			if err == nil {
 				// A retry event is retried while retries are left; any other
 				// 5xx (or a retry event with none left) moves on to the next
@@ -250,7 +258,7 @@ func timeouts(p *Plan) (perReq, idle time.Duration) {
 }
 
 // outRequest builds the upstream request once; attempts set URL.Host.
-func (f *Forwarder) outRequest(ctx context.Context, r *http.Request, p *Plan) *http.Request {
+func (f *Forwarder) outRequest(ctx context.Context, r *http.Request, p *Plan, body *bodySource) *http.Request {
 	out := r.WithContext(ctx)
 	out.URL = &url.URL{Scheme: "http", Path: p.Path, RawQuery: p.RawQuery}
 	if r.URL.RawPath != "" && p.Path == r.URL.Path {
@@ -275,15 +283,58 @@ func (f *Forwarder) outRequest(ctx context.Context, r *http.Request, p *Plan) *h
 		}
 	}
 	switch {
-	case p.Body != nil:
-		out.Body = io.NopCloser(bytes.NewReader(p.Body))
+	case body != nil:
+		out.Body = body.open()
 		out.ContentLength = int64(len(p.Body))
-		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(p.Body)), nil }
+		out.GetBody = func() (io.ReadCloser, error) { return body.open(), nil }
 	case r.Body != nil && r.Body != http.NoBody:
 		out.Body = &countingBody{r: r.Body}
 	}
 	return out
 }
+
+// bodySource hands out readers of a buffered request body, one per
+// attempt, and detaches them all at once: after release a read returns an
+// error instead of touching the buffer, and no read is in progress. The
+// readers share one mutex, held only while copying a chunk, so release
+// never waits for an upstream that stopped reading. (They have no
+// WriteTo on purpose: it would hold the lock for a whole blocking write.)
+type bodySource struct {
+	mu       sync.Mutex
+	b        []byte
+	released bool
+}
+
+var errBodyReleased = errors.New("request body released: the request is over")
+
+func (s *bodySource) open() io.ReadCloser { return &bodyReader{s: s} }
+
+func (s *bodySource) release() {
+	s.mu.Lock()
+	s.released, s.b = true, nil
+	s.mu.Unlock()
+}
+
+type bodyReader struct {
+	s   *bodySource
+	off int
+}
+
+func (r *bodyReader) Read(p []byte) (int, error) {
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
+	if r.s.released {
+		return 0, errBodyReleased
+	}
+	if r.off >= len(r.s.b) {
+		return 0, io.EOF
+	}
+	n := copy(p, r.s.b[r.off:])
+	r.off += n
+	return n, nil
+}
+
+func (r *bodyReader) Close() error { return nil }
 
 // countingBody remembers whether any byte of a streamed body was read.
 type countingBody struct {
@@ -301,7 +352,7 @@ func (c *countingBody) Close() error { return c.r.Close() }
 
 // attempt sends the request to addr. On success the caller owns resp and
 // must call cancel when done with its body.
-func (f *Forwarder) attempt(ctx context.Context, out *http.Request, p *Plan, t *snapshot.Target, addr string, perTry time.Duration) (*http.Response, context.CancelCauseFunc, error) {
+func (f *Forwarder) attempt(ctx context.Context, out *http.Request, body *bodySource, t *snapshot.Target, addr string, perTry time.Duration) (*http.Response, context.CancelCauseFunc, error) {
 	actx, cancel := context.WithCancelCause(ctx)
 	var timer *time.Timer
 	if perTry > 0 {
@@ -311,8 +362,8 @@ func (f *Forwarder) attempt(ctx context.Context, out *http.Request, p *Plan, t *
 	u := *out.URL
 	u.Host = addr
 	req.URL = &u
-	if p.Body != nil {
-		req.Body = io.NopCloser(bytes.NewReader(p.Body))
+	if body != nil {
+		req.Body = body.open()
 	}
 	h2c, maxConns := false, 0
 	if t != nil {
