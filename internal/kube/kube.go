@@ -48,7 +48,7 @@ type Options struct {
 	// repairing edits by others (default 5m).
 	StatusResync time.Duration
 	// RestartBackoff is the first wait before a stopped manager is started
-	// again; it doubles up to 30s (default 1s).
+	// again; it doubles up to maxRestartBackoff (default 1s).
 	RestartBackoff time.Duration
 	Log            *slog.Logger
 }
@@ -84,6 +84,10 @@ func (o *Options) setDefaults() {
 	}
 }
 
+// maxRestartBackoff bounds the wait between manager restarts, and so how
+// long after the API server comes back a replica that lost it catches up.
+const maxRestartBackoff = 5 * time.Second
+
 // Run serves the cluster's mesh through dp until ctx ends. A manager that
 // stops (lost Lease, API server gone for long) is started again with
 // backoff while dp keeps serving what it has.
@@ -114,7 +118,7 @@ func Run(ctx context.Context, dp Dataplane, o Options) error {
 			return nil
 		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, 30*time.Second)
+		backoff = min(2*backoff, maxRestartBackoff)
 	}
 }
 
