@@ -12,7 +12,10 @@
 //	  -> weighted target -> proxy.Forward (endpoint, retries, fallback)
 //	  -> metrics and access log
 //
-// Request bodies are read only when a route that otherwise matches needs
-// the model, or when a route with retries or fallback must be able to
-// send the body again; reads are bounded by MaxBodyBytes (413 past it).
+// Request bodies are read before forwarding only when a route that
+// otherwise matches needs the model (or the picker needs the prompt);
+// those reads are bounded by MaxBodyBytes (413 past it). Other bodies are
+// streamed to the upstream as they arrive, so gRPC and other client
+// streams flow; the forwarder keeps a copy of up to MaxBodyBytes so that
+// retries and fallbacks can send them again.
 package gateway

@@ -32,7 +32,10 @@ type Options struct {
 	AdminAddress string
 	// Mesh and Node select what to serve (see snapshot.Options).
 	Mesh, Node string
-	// MaxBodyBytes bounds request bodies aimesh reads (default 4 MiB).
+	// MaxBodyBytes bounds request bodies aimesh reads for model routing
+	// (413 past it) and the copy of a streamed body kept for retries and
+	// fallbacks (a longer body is forwarded, and not sent again once its
+	// first byte went out). Default 4 MiB.
 	MaxBodyBytes int64
 	// DrainTimeout bounds Shutdown (default 30s).
 	DrainTimeout time.Duration
@@ -100,7 +103,7 @@ func New(o Options) *Gateway {
 		g.eps.Refresh = o.DNSRefresh
 	}
 	g.lb = newBalance(o.Log)
-	g.fwd = &proxy.Forwarder{Pools: g.pools, Pick: proxy.RoundRobin, Balancer: g.lb, Log: o.Log}
+	g.fwd = &proxy.Forwarder{Pools: g.pools, Pick: proxy.RoundRobin, Balancer: g.lb, MaxReplay: o.MaxBodyBytes, Log: o.Log}
 	return g
 }
 

@@ -168,12 +168,9 @@ func (g *Gateway) toService(w http.ResponseWriter, r *http.Request, st *reqState
 		st.routeName = rt.Name
 		st.plan.Route = rt
 		st.plan.Target = rt.Pick()
-		if (rt.Retry.MaxRetries > 0 || len(rt.Fallback) > 0) && !st.bodyRead && r.ContentLength != 0 && r.Body != http.NoBody {
-			if err := st.readBody(); err != nil {
-				g.bodyError(w, st, err)
-				return
-			}
-		}
+		// A body not read for the model is streamed: the forwarder keeps
+		// a copy (up to MaxBodyBytes) for retries and fallbacks, so gRPC
+		// and other streaming requests are not held until they end.
 	case svc.Node != nil:
 		st.plan.Target = svc.Node
 	default:

@@ -48,10 +48,12 @@ type seenRequest struct {
 // connections and records what it received. Every response carries
 // X-Upstream: name.
 type upstream struct {
-	name     string
-	srv      *httptest.Server
-	hits     atomic.Int64
-	newConns atomic.Int64
+	name string
+	srv  *httptest.Server
+	// streamBody leaves the request body to the handler (not recorded).
+	streamBody bool
+	hits       atomic.Int64
+	newConns   atomic.Int64
 
 	mu   sync.Mutex
 	seen []seenRequest
@@ -91,22 +93,31 @@ func newH2CUpstream(t testing.TB, name string, h handlerFunc) *upstream {
 	return startUpstream(t, name, h, true)
 }
 
-func startUpstream(t testing.TB, name string, h handlerFunc, h2c bool) *upstream {
+// newStreamingH2CUpstream is an h2c upstream whose handler reads the
+// request body itself, as it arrives.
+func newStreamingH2CUpstream(t testing.TB, name string, h handlerFunc) *upstream {
+	return startUpstream(t, name, h, true, true)
+}
+
+func startUpstream(t testing.TB, name string, h handlerFunc, h2c bool, streamBody ...bool) *upstream {
 	t.Helper()
 	if h == nil {
 		h = okHandler
 	}
-	u := &upstream{name: name}
+	u := &upstream{name: name, streamBody: len(streamBody) > 0 && streamBody[0]}
 	u.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u.hits.Add(1)
-		body, _ := io.ReadAll(r.Body)
+		var body []byte
+		if !u.streamBody {
+			body, _ = io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
 		u.mu.Lock()
 		u.seen = append(u.seen, seenRequest{
 			Method: r.Method, Host: r.Host, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
 			Proto: r.Proto, Header: r.Header.Clone(), Body: body,
 		})
 		u.mu.Unlock()
-		r.Body = io.NopCloser(bytes.NewReader(body))
 		w.Header().Set("X-Upstream", name)
 		h(u, w, r)
 	}))

@@ -5,6 +5,12 @@
 // through with a flush per chunk. It also forwards TCP connections and
 // CONNECT tunnels.
 //
+// A request body the gateway buffered (Plan.Body) is sent again as is. Any
+// other body is streamed to the upstream as the client sends it, with a
+// copy of up to Forwarder.MaxReplay bytes kept, so gRPC and other client
+// streams are not held back; another attempt can send it when none of it
+// was sent yet or when all of it fit in the copy.
+//
 // Errors reach the client as OpenAI-shaped JSON: 502 when no connection
 // could be made, 503 when the target has no endpoint, 504 on timeout. Once
 // response headers went out, a failure can only cut the stream; the

@@ -26,8 +26,9 @@ type Plan struct {
 	// Egress, when set, is the host:port of a destination outside the mesh;
 	// Target is then nil.
 	Egress string
-	// Body is the buffered request body; nil means stream r.Body, which
-	// allows a retry only when no body byte was sent.
+	// Body is the buffered request body; nil means stream r.Body as it
+	// arrives, keeping up to Forwarder.MaxReplay bytes of it so that
+	// another attempt can send it again (see replayBody).
 	Body []byte
 	// Host is the Host header to send.
 	Host string
@@ -62,7 +63,13 @@ type Forwarder struct {
 	Pick  Picker
 	// Balancer, when set, picks instead of Pick (see Balancer).
 	Balancer Balancer
-	Log      *slog.Logger
+	// MaxReplay bounds the bytes of a streamed request body (Plan.Body
+	// nil) kept so that another attempt can send it again; past it the
+	// body is still forwarded, but a failure after the first byte was
+	// sent is final. 0 keeps nothing: another attempt only while no byte
+	// was sent.
+	MaxReplay int64
+	Log       *slog.Logger
 }
 
 // RoundRobin is the default Picker: the node's round-robin cursor, skipping
@@ -110,15 +117,28 @@ func (f *Forwarder) Forward(w http.ResponseWriter, r *http.Request, p *Plan, res
 		ctx, cancel = context.WithTimeout(ctx, perReq)
 		defer cancel()
 	}
-	var body *bodySource
-	if p.Body != nil {
+	var (
+		body   *bodySource
+		stream *replayBody
+	)
+	switch {
+	case p.Body != nil:
 		// Once Forward returns, the gateway reuses p.Body for another
 		// request, but the Transport may still be writing an attempt's
 		// body (the upstream answered before reading it all): detach
 		// every reader first.
 		body = &bodySource{b: p.Body}
 		defer body.release()
+	case r.Body != nil && r.Body != http.NoBody:
+		keep := f.MaxReplay
+		if p.Route == nil || (p.Route.Retry.MaxRetries == 0 && len(p.Route.Fallback) == 0) {
+			keep = 0 // one attempt only: no copy
+		}
+		stream = newReplayBody(r.Body, keep)
+		defer stream.release()
 	}
+	// canResend reports whether another attempt can send the request body.
+	canResend := func() bool { return stream == nil || stream.canReplay() }
 	out := f.outRequest(ctx, r, p, body)
 	var retry snapshot.RetryPolicy
 	if p.Route != nil {
@@ -133,6 +153,7 @@ func (f *Forwarder) Forward(w http.ResponseWriter, r *http.Request, p *Plan, res
 		lastErr  error
 		lastFail string
 	)
+targets:
 	for ti := 0; ti < n; ti++ {
 		t := targets[ti]
 		if ti > 0 {
@@ -162,21 +183,27 @@ func (f *Forwarder) Forward(w http.ResponseWriter, r *http.Request, p *Plan, res
 				addr = ep.Addr
 			}
 			res.Target, res.Upstream = t, addr
-			if p.Body == nil && attempt > 0 && out.Body != nil && out.Body != http.NoBody {
-				if cb, ok := out.Body.(*countingBody); ok && cb.n > 0 {
-					break // the streamed body is spent: no retry
-				}
+			var reqBody io.ReadCloser
+			switch {
+			case body != nil:
+				reqBody = body.open()
+			case stream != nil:
+				reqBody = stream.next()
 			}
 			if ep != nil {
 				f.acquire(ep, p)
 			}
-			resp, cancelAttempt, err := f.attempt(ctx, out, body, t, addr, retry.PerTry)
+			resp, cancelAttempt, err := f.attempt(ctx, out, reqBody, t, addr, retry.PerTry)
 			if err == nil {
 				// A retry event is retried while retries are left; any other
 				// 5xx (or a retry event with none left) moves on to the next
-				// fallback target, if there is one.
+				// fallback target, if there is one. Either needs the request
+				// body again; without it the client gets this answer.
 				retryable := retryStatus(&retry, resp) && attempt < retry.MaxRetries
 				toFallback := !retryable && resp.StatusCode >= 500 && ti < n-1
+				if (retryable || toFallback) && !canResend() {
+					retryable, toFallback = false, false
+				}
 				if retryable || toFallback {
 					f.discard(resp, cancelAttempt, t, ep, p)
 					lastErr, lastFail = nil, "status_"+strconv.Itoa(resp.StatusCode)
@@ -205,6 +232,9 @@ func (f *Forwarder) Forward(w http.ResponseWriter, r *http.Request, p *Plan, res
 				f.fail(w, res, http.StatusGatewayTimeout, "timeout", "upstream_timeout",
 					"the upstream did not answer within the route's perRequest timeout ("+perReq.String()+")")
 				return
+			}
+			if !canResend() {
+				break targets // the body is spent: neither a retry nor a fallback can send it
 			}
 			if !retryError(&retry, lastFail) {
 				break
@@ -287,8 +317,6 @@ func (f *Forwarder) outRequest(ctx context.Context, r *http.Request, p *Plan, bo
 		out.Body = body.open()
 		out.ContentLength = int64(len(p.Body))
 		out.GetBody = func() (io.ReadCloser, error) { return body.open(), nil }
-	case r.Body != nil && r.Body != http.NoBody:
-		out.Body = &countingBody{r: r.Body}
 	}
 	return out
 }
@@ -336,23 +364,9 @@ func (r *bodyReader) Read(p []byte) (int, error) {
 
 func (r *bodyReader) Close() error { return nil }
 
-// countingBody remembers whether any byte of a streamed body was read.
-type countingBody struct {
-	r io.ReadCloser
-	n int64
-}
-
-func (c *countingBody) Read(b []byte) (int, error) {
-	n, err := c.r.Read(b)
-	c.n += int64(n)
-	return n, err
-}
-
-func (c *countingBody) Close() error { return c.r.Close() }
-
 // attempt sends the request to addr. On success the caller owns resp and
 // must call cancel when done with its body.
-func (f *Forwarder) attempt(ctx context.Context, out *http.Request, body *bodySource, t *snapshot.Target, addr string, perTry time.Duration) (*http.Response, context.CancelCauseFunc, error) {
+func (f *Forwarder) attempt(ctx context.Context, out *http.Request, body io.ReadCloser, t *snapshot.Target, addr string, perTry time.Duration) (*http.Response, context.CancelCauseFunc, error) {
 	actx, cancel := context.WithCancelCause(ctx)
 	var timer *time.Timer
 	if perTry > 0 {
@@ -363,7 +377,7 @@ func (f *Forwarder) attempt(ctx context.Context, out *http.Request, body *bodySo
 	u.Host = addr
 	req.URL = &u
 	if body != nil {
-		req.Body = body.open()
+		req.Body = body
 	}
 	h2c, maxConns := false, 0
 	if t != nil {
