@@ -67,6 +67,8 @@ func (d *deployer) devicePlugin(cl *Cluster) (*helmv3.Release, error) {
 // aimeshValues merged over them.
 func aimeshValues(cfg Config) map[string]any {
 	v := map[string]any{
+		// Serve the seed's Mesh by name rather than "the only Mesh".
+		"mesh":         meshName,
 		"replicaCount": cfg.AimeshReplicas,
 		"gateway": map[string]any{
 			"port": cfg.GatewayPort,
