@@ -52,7 +52,8 @@ type InferenceLoadBalancing struct {
 	// +optional
 	QueueDepthThreshold *int64 `json:"queueDepthThreshold,omitempty"`
 	// KVCacheUsageThresholdPercent: an endpoint whose KV cache is this full
-	// is saturated. Default 90.
+	// while its engine has requests waiting is saturated (a cache full of
+	// shared prefixes that still admits requests is not). Default 90.
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=100
 	// +optional

@@ -34,8 +34,11 @@ type Candidate struct {
 	// KV is the estimated KV-cache usage in [0,1]: scraped, plus the
 	// tokens aimesh sent since over the cache size when known (0 without
 	// metrics, 1 when stale).
-	KV        float64
-	Metrics   Metrics
+	KV      float64
+	Metrics Metrics
+	// Saturated: the estimated queue reached queueDepthThreshold, or the
+	// KV cache reached its threshold while the engine has requests
+	// waiting, or the metrics are stale.
 	Saturated bool
 	// KVCapacityTokens is the engine's KV-cache size, 0 when unknown.
 	KVCapacityTokens int64
@@ -67,7 +70,9 @@ func Observe(c *Candidate, ep *discovery.Endpoint, now time.Time, cfg *Config) {
 		}
 		c.KV = min(max(c.KV, 0), 1)
 	}
-	c.Saturated = c.Queue >= cfg.QueueThreshold || c.KV >= cfg.KVThreshold
+	// A full KV cache is saturation only while the engine queues: a cache
+	// full of shared prefixes still admits the requests that reuse them.
+	c.Saturated = c.Queue >= cfg.QueueThreshold || (c.KV >= cfg.KVThreshold && st.Waiting > 0)
 }
 
 // Gather appends to dst the candidates among eps: available endpoints not

@@ -2,8 +2,9 @@
 // for LLM traffic, built from picker's small contracts.
 //
 //   - SaturationFilter drops saturated endpoints (queue at
-//     queueDepthThreshold, KV cache at kvCacheUsageThresholdPercent, or
-//     metrics older than three scrape intervals) when any other is left.
+//     queueDepthThreshold, KV cache at kvCacheUsageThresholdPercent while
+//     the engine queues, or metrics older than three scrape intervals)
+//     when any other is left.
 //   - QueueScorer (weight 2), KVCacheScorer (2), TokenScorer (1) and
 //     PrefixScorer (3) rate each endpoint in [0,1]; the highest weighted
 //     sum wins, ties at random (picker.MaxScore).
@@ -42,7 +43,7 @@ func New(cfg picker.Config, sh *picker.Shared) (picker.Policy, error) {
 	p.sched = picker.Scheduler{
 		Filters: []picker.Filter{SaturationFilter{}},
 		Scorers: []picker.Weighted{
-			{Name: "queue", Scorer: QueueScorer{}, Weight: cfg.Weights.Queue},
+			{Name: "queue", Scorer: QueueScorer{Threshold: cfg.QueueThreshold}, Weight: cfg.Weights.Queue},
 			{Name: "kvCache", Scorer: KVCacheScorer{}, Weight: cfg.Weights.KVCache},
 			{Name: "inFlightTokens", Scorer: TokenScorer{}, Weight: cfg.Weights.InFlightTokens},
 		},
@@ -57,19 +58,36 @@ func New(cfg picker.Config, sh *picker.Shared) (picker.Policy, error) {
 }
 
 // Pick schedules the request and records its prompt blocks for the
-// chosen endpoint.
+// chosen endpoint. It also lowers req.Tokens by the prompt blocks the
+// endpoint likely has cached: what aimesh then counts in flight there is
+// the new work and KV cache the request brings, not the shared context it
+// reuses.
 func (p *Policy) Pick(req *picker.Request, cands []picker.Candidate) int {
+	if p.prefix {
+		req.SetCounts(req.Counts()[:0]) // the scorer fills them, if it runs
+	}
 	i := p.sched.Pick(req, cands)
 	if i < 0 || !p.prefix {
 		return i
 	}
-	if hashes := req.Hashes(p.blockBytes); len(hashes) > 0 {
-		c := &cands[i]
-		limit := 0
-		if c.KVCapacityTokens > 0 {
-			limit = int(max(1, c.KVCapacityTokens*picker.BytesPerToken/int64(p.blockBytes)))
-		}
-		p.index.Insert(c.Endpoint, hashes, limit)
+	hashes := req.Hashes(p.blockBytes)
+	if len(hashes) == 0 {
+		return i
 	}
+	c := &cands[i]
+	counts := req.Counts()
+	if len(counts) == 0 { // one candidate: nothing was scored
+		counts = p.index.Match(hashes, counts)
+		req.SetCounts(counts)
+	}
+	if slot := c.Endpoint.Slot; slot < len(counts) && counts[slot] > 0 {
+		cached := int64(counts[slot]) * int64(p.blockBytes) / picker.BytesPerToken
+		req.Tokens = max(req.Tokens-cached, 1)
+	}
+	limit := 0
+	if c.KVCapacityTokens > 0 {
+		limit = int(max(1, c.KVCapacityTokens*picker.BytesPerToken/int64(p.blockBytes)))
+	}
+	p.index.Insert(c.Endpoint, hashes, limit)
 	return i
 }

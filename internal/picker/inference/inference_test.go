@@ -101,3 +101,24 @@ func TestNoMetricsFallsBackToOwnCounters(t *testing.T) {
 		t.Fatalf("picked %s, want the idle endpoint b", c[i].Endpoint.Addr)
 	}
 }
+
+func TestPickCountsOnlyUncachedTokens(t *testing.T) {
+	for _, n := range []int{1, 3} { // one candidate skips scoring
+		p, idx, _ := newPolicy(t)
+		cs := cands(n)
+		prompt := tenantPrompt(3)
+		idx.Insert(cs[0].Endpoint, prefix.AppendHashes(nil, prompt, p.blockBytes), 0)
+		for i := 1; i < n; i++ {
+			cs[i].Saturated = true
+		}
+		req := &picker.Request{Prompt: prompt, Tokens: picker.EstimateTokens(len(prompt), 10)}
+		full := req.Tokens
+		if i := p.Pick(req, cs); cs[i].Endpoint != cs[0].Endpoint {
+			t.Fatalf("%d candidates: picked %s", n, cs[i].Endpoint.Addr)
+		}
+		blocks := len(prompt) / p.blockBytes
+		if want := full - int64(blocks*p.blockBytes/picker.BytesPerToken); req.Tokens != want {
+			t.Fatalf("%d candidates: tokens %d, want %d (the %d cached blocks off %d)", n, req.Tokens, want, blocks, full)
+		}
+	}
+}

@@ -24,21 +24,27 @@ func (SaturationFilter) Filter(_ *picker.Request, cands []picker.Candidate) []pi
 	return cands[:n]
 }
 
-// QueueScorer favours short engine queues: the shortest queue among the
-// candidates scores 1, the longest 0, linearly in between; equal queues
-// all score 1.
-type QueueScorer struct{}
+// QueueScorer favours short engine queues: 1 - queue/scale, where scale is
+// the saturation threshold or the longest queue among the candidates,
+// whichever is larger. Below saturation a queue costs in proportion to
+// how close it is to the threshold, so a marginally longer queue does not
+// outweigh prefix affinity; past it the scores spread between the
+// candidates' shortest and longest queues.
+type QueueScorer struct {
+	// Threshold is the queue depth that saturates an endpoint.
+	Threshold float64
+}
 
 var _ picker.Scorer = QueueScorer{}
 
 // Score rates queue depth.
-func (QueueScorer) Score(_ *picker.Request, cands []picker.Candidate, scores []float64) {
-	lo, hi := cands[0].Queue, cands[0].Queue
+func (s QueueScorer) Score(_ *picker.Request, cands []picker.Candidate, scores []float64) {
+	scale := max(s.Threshold, 0)
 	for i := range cands {
-		lo, hi = min(lo, cands[i].Queue), max(hi, cands[i].Queue)
+		scale = max(scale, cands[i].Queue)
 	}
 	for i := range cands {
-		scores[i] = minMax(cands[i].Queue, lo, hi)
+		scores[i] = linear(cands[i].Queue, scale)
 	}
 }
 
@@ -54,20 +60,22 @@ func (KVCacheScorer) Score(_ *picker.Request, cands []picker.Candidate, scores [
 	}
 }
 
-// TokenScorer favours endpoints with fewer estimated tokens in flight from
-// aimesh, scaled between the candidates' least and most.
+// TokenScorer favours endpoints with fewer estimated new tokens in flight
+// from aimesh: 1 - tokens/scale, where scale is the endpoint's KV-cache
+// size (when the engine reports it) or the most tokens any candidate has
+// in flight, whichever is larger.
 type TokenScorer struct{}
 
 var _ picker.Scorer = TokenScorer{}
 
 // Score rates in-flight tokens.
 func (TokenScorer) Score(_ *picker.Request, cands []picker.Candidate, scores []float64) {
-	lo, hi := cands[0].Tokens, cands[0].Tokens
+	var most int64
 	for i := range cands {
-		lo, hi = min(lo, cands[i].Tokens), max(hi, cands[i].Tokens)
+		most = max(most, cands[i].Tokens)
 	}
 	for i := range cands {
-		scores[i] = minMax(float64(cands[i].Tokens), float64(lo), float64(hi))
+		scores[i] = linear(float64(cands[i].Tokens), float64(max(most, cands[i].KVCapacityTokens)))
 	}
 }
 
@@ -98,10 +106,10 @@ func (s *PrefixScorer) Score(req *picker.Request, cands []picker.Candidate, scor
 	}
 }
 
-// minMax maps v in [lo, hi] to 1 (at lo) .. 0 (at hi); 1 when lo == hi.
-func minMax(v, lo, hi float64) float64 {
-	if hi <= lo {
+// linear maps v in [0, scale] to 1 .. 0; 1 when scale is 0.
+func linear(v, scale float64) float64 {
+	if scale <= 0 {
 		return 1
 	}
-	return (hi - v) / (hi - lo)
+	return min(max(1-v/scale, 0), 1)
 }

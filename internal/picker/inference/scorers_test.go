@@ -37,10 +37,11 @@ func TestQueueScorer(t *testing.T) {
 		queues []float64
 		want   []float64
 	}{
-		{"one", []float64{7}, []float64{1}},
-		{"equal", []float64{3, 3, 3}, []float64{1, 1, 1}},
-		{"spread", []float64{0, 5, 10}, []float64{1, 0.5, 0}},
-		{"small difference still ranks", []float64{1, 2}, []float64{1, 0}},
+		{"idle", []float64{0, 0}, []float64{1, 1}},
+		{"below the threshold: proportional to it", []float64{0, 1, 4}, []float64{1, 0.8, 0.2}},
+		{"at the threshold", []float64{5}, []float64{0}},
+		{"past it: scaled to the longest queue", []float64{10, 20, 5}, []float64{0.5, 0, 0.75}},
+		{"all equal and long", []float64{8, 8}, []float64{0, 0}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -49,7 +50,7 @@ func TestQueueScorer(t *testing.T) {
 				cs[i].Queue = q
 			}
 			got := make([]float64, len(cs))
-			QueueScorer{}.Score(nil, cs, got)
+			QueueScorer{Threshold: 5}.Score(nil, cs, got)
 			if !near(got, tt.want) {
 				t.Fatalf("scores %v, want %v", got, tt.want)
 			}
@@ -84,18 +85,22 @@ func TestKVCacheScorer(t *testing.T) {
 
 func TestTokenScorer(t *testing.T) {
 	tests := []struct {
-		name   string
-		tokens []int64
-		want   []float64
+		name     string
+		tokens   []int64
+		capacity int64
+		want     []float64
 	}{
-		{"equal", []int64{100, 100}, []float64{1, 1}},
-		{"spread", []int64{0, 1000, 4000}, []float64{1, 0.75, 0}},
+		{"none in flight", []int64{0, 0}, 0, []float64{1, 1}},
+		{"no capacity known: scaled to the most", []int64{0, 1000, 4000}, 0, []float64{1, 0.75, 0}},
+		{"scaled to the KV cache", []int64{0, 1000, 4000}, 10000, []float64{1, 0.9, 0.6}},
+		{"more than the KV cache", []int64{5000, 20000}, 10000, []float64{0.75, 0}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cs := cands(len(tt.tokens))
 			for i, tok := range tt.tokens {
 				cs[i].Tokens = tok
+				cs[i].KVCapacityTokens = tt.capacity
 			}
 			got := make([]float64, len(cs))
 			TokenScorer{}.Score(nil, cs, got)
