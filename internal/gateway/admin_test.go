@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -49,7 +50,15 @@ func TestAccessLogsAndAdmin(t *testing.T) {
 		routerDoc("r", []string{"8080/http"}, `
 - name: chat
   httpRoute:
-    match: {prefix: /v1/, method: POST, model: {prefix: llama}}
+    match: {prefix: /v1/chat/, method: POST, model: {prefix: llama}}
+    action: {weightedTargets: [{virtualNode: llm, weight: 1}]}
+- name: completions
+  httpRoute:
+    match: {prefix: /v1/completions, method: POST, model: {prefix: llama}}
+    action: {weightedTargets: [{virtualNode: llm, weight: 1}]}
+- name: upload
+  httpRoute:
+    match: {prefix: /v1/files}
     action: {weightedTargets: [{virtualNode: llm, weight: 1}]}
 `) + gatewayDoc("gw-json", pj, "http", fmt.Sprintf(`
 accessLog:
@@ -107,9 +116,18 @@ httpRoute:
 			}
 		}
 		wantError(t, call(t, c, "GET", base+"/nope", "chat.example", nil, nil), 404, "route_not_found")
-		lines := logLines(t, jsonLog, 3)
-		if len(lines) != 3 {
-			t.Fatalf("%d lines for 3 requests:\n%s", len(lines), strings.Join(lines, "\n"))
+		// A streamed body of unknown length (not read for a model).
+		upload := bytes.Repeat([]byte("x"), 10000)
+		req, _ := http.NewRequest("POST", base+"/v1/files", hideLength{bytes.NewReader(upload)})
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		lines := logLines(t, jsonLog, 4)
+		if len(lines) != 4 {
+			t.Fatalf("%d lines for 4 requests:\n%s", len(lines), strings.Join(lines, "\n"))
 		}
 		for i, l := range lines {
 			var e map[string]any
@@ -121,8 +139,12 @@ httpRoute:
 				"upstream": llm.addr(), "node": "llm", "route": "chat", "service": "chat.local", "model": "llama-3",
 				"received": strconv.Itoa(len(body)), "request_id": "req-" + strconv.Itoa(i),
 			}
-			if i == 2 {
+			switch i {
+			case 2:
 				want = map[string]string{"method": "GET", "path": "/nope", "code": "404", "flags": "NR"}
+			case 3:
+				want = map[string]string{"method": "POST", "path": "/v1/files", "code": "200", "route": "upload",
+					"received": strconv.Itoa(len(upload)), "model": "<nil>"}
 			}
 			for k, v := range want {
 				if got := fmt.Sprint(e[k]); got != v {
@@ -140,7 +162,7 @@ httpRoute:
 			}
 		}
 		lines := logLines(t, textLog, 2)
-		want := "POST /v1/completions 200 chat " + llm.addr() + " llama-3"
+		want := "POST /v1/completions 200 completions " + llm.addr() + " llama-3"
 		if len(lines) != 2 || lines[0] != want || lines[1] != want {
 			t.Fatalf("text log:\n%s\nwant twice:\n%s", strings.Join(lines, "\n"), want)
 		}
@@ -193,7 +215,7 @@ httpRoute:
 			want   float64
 		}{
 			{[]string{`listener="gateway:gw-json:` + strconv.Itoa(pj) + `"`, `virtual_service="chat.local"`, `route="chat"`, `virtual_node="llm"`, `code="200"`}, 2},
-			{[]string{`listener="gateway:gw-text:` + strconv.Itoa(pt) + `"`, `virtual_service="chat.local"`, `route="chat"`, `virtual_node="llm"`, `code="200"`}, 2},
+			{[]string{`listener="gateway:gw-text:` + strconv.Itoa(pt) + `"`, `virtual_service="chat.local"`, `route="completions"`, `virtual_node="llm"`, `code="200"`}, 2},
 			{[]string{`listener="mesh"`, `virtual_service="chat.local"`, `route="chat"`, `virtual_node="llm"`, `code="200"`}, 1},
 			{[]string{`listener="gateway:gw-json:` + strconv.Itoa(pj) + `"`, `code="404"`}, 1},
 		} {

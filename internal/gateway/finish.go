@@ -52,7 +52,10 @@ func (g *Gateway) finish(w http.ResponseWriter, st *reqState, li *listenerInfo, 
 		Retries:        res.Retries,
 	}
 	if e.BytesReceived < 0 {
-		e.BytesReceived = int64(st.body.Len())
+		e.BytesReceived = int64(st.body.Len()) // read for the model
+		if res.BodyRead > 0 {
+			e.BytesReceived = res.BodyRead // streamed
+		}
 	}
 	al.Log(&e)
 }

@@ -48,6 +48,9 @@ type Result struct {
 	Fallback  bool
 	TTFB      time.Duration
 	BytesSent int64
+	// BodyRead is how many bytes of a streamed request body were read
+	// (for the access log when the request had no Content-Length).
+	BodyRead int64
 	// Failure is the upstream failure reason ("" when none): connect,
 	// timeout, idle_timeout, reset, no_endpoint, client_gone.
 	Failure string
@@ -135,7 +138,10 @@ func (f *Forwarder) Forward(w http.ResponseWriter, r *http.Request, p *Plan, res
 			keep = 0 // one attempt only: no copy
 		}
 		stream = newReplayBody(r.Body, keep)
-		defer stream.release()
+		defer func() {
+			res.BodyRead = stream.bytesRead()
+			stream.release()
+		}()
 	}
 	// canResend reports whether another attempt can send the request body.
 	canResend := func() bool { return stream == nil || stream.canReplay() }

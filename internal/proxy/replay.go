@@ -49,6 +49,13 @@ func (b *replayBody) canReplay() bool {
 	return (b.read == 0 && !b.reading) || (b.eof && b.buf != nil)
 }
 
+// bytesRead is how many bytes of the client's body were read so far.
+func (b *replayBody) bytesRead() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.read
+}
+
 // next returns the reader for a new attempt, retiring earlier ones.
 func (b *replayBody) next() io.ReadCloser {
 	b.mu.Lock()
