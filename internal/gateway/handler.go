@@ -58,14 +58,15 @@ func (h *gatewayHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	gr := e.Value
-	st.plan.Path, st.plan.RawQuery, st.plan.Host = rewritePath(gr, r.URL.Path), r.URL.RawQuery, r.Host
+	st.plan.Path, st.plan.RawQuery, st.plan.Host = rewritePath(gr, r.URL.EscapedPath()), r.URL.RawQuery, r.Host
 	if gr.RewriteHost {
 		st.plan.Host = gr.Service.Name
 	}
 	g.toService(w, r, st, &h.li, gr.Service, gr.Port)
 }
 
-// rewritePath applies a GatewayRoute's path and prefix rewrites.
+// rewritePath applies a GatewayRoute's path and prefix rewrites to the
+// escaped path, so that escapes such as %2F survive.
 func rewritePath(gr *snapshot.GatewayRoute, path string) string {
 	if gr.PathRewrite != "" {
 		return gr.PathRewrite
@@ -119,7 +120,7 @@ func (h *meshHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"VirtualService "+svc.Name+" is not a backend of VirtualNode "+snap.Sidecar.Name)
 		return
 	}
-	st.plan.Path, st.plan.RawQuery, st.plan.Host = r.URL.Path, r.URL.RawQuery, r.Host
+	st.plan.Path, st.plan.RawQuery, st.plan.Host = r.URL.EscapedPath(), r.URL.RawQuery, r.Host
 	g.toService(w, r, st, &h.li, svc, port)
 }
 
@@ -139,7 +140,7 @@ func (g *Gateway) egress(w http.ResponseWriter, r *http.Request, st *reqState, s
 	}
 	st.service, st.routeName = host, "egress"
 	st.plan.Egress = net.JoinHostPort(host, strconv.Itoa(port))
-	st.plan.Path, st.plan.RawQuery, st.plan.Host = r.URL.Path, r.URL.RawQuery, r.Host
+	st.plan.Path, st.plan.RawQuery, st.plan.Host = r.URL.EscapedPath(), r.URL.RawQuery, r.Host
 	g.fwd.Forward(w, r, &st.plan, &st.res)
 }
 
@@ -240,7 +241,7 @@ func (g *Gateway) reject(w http.ResponseWriter, st *reqState, status int, typ, c
 func (st *reqState) fillRequest(r *http.Request, port int) {
 	q := &st.req
 	q.Method, q.Path, q.RawQuery = r.Method, st.plan.Path, r.URL.RawQuery
-	if q.Path == "" || q.Path == r.URL.Path {
+	if q.Path == "" {
 		q.Path = r.URL.EscapedPath()
 	}
 	q.Host = snapshot.HostOnly(r.Host)

@@ -37,7 +37,7 @@ func testLog() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// seenRequest is what an upstream received.
+// seenRequest is what an upstream received (Path escaped, as sent).
 type seenRequest struct {
 	Method, Host, Path, RawQuery, Proto string
 	Header                              http.Header
@@ -114,7 +114,7 @@ func startUpstream(t testing.TB, name string, h handlerFunc, h2c bool, streamBod
 		}
 		u.mu.Lock()
 		u.seen = append(u.seen, seenRequest{
-			Method: r.Method, Host: r.Host, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
+			Method: r.Method, Host: r.Host, Path: r.URL.EscapedPath(), RawQuery: r.URL.RawQuery,
 			Proto: r.Proto, Header: r.Header.Clone(), Body: body,
 		})
 		u.mu.Unlock()

@@ -89,6 +89,7 @@ func TestRouterMatch(t *testing.T) {
 	}{
 		{"prefix", "GET", "/prefix/a/b", "", nil, nil, "prefix"},
 		{"prefix needs its trailing slash", "GET", "/prefix", "", nil, nil, "404:route_not_found"},
+		{"prefix, escapes forwarded as sent", "GET", "/prefix/a%2Fb%3F", "", nil, nil, "prefix"},
 		{"path exact", "GET", "/exact", "", nil, nil, "exact"},
 		{"path exact is whole path", "GET", "/exact/more", "", nil, nil, "404:route_not_found"},
 		{"path regex", "GET", "/regex/123", "", nil, nil, "regex"},
@@ -140,6 +141,9 @@ func TestRouterMatch(t *testing.T) {
 			seen := ups[tc.want].last(t)
 			if seen.Method != tc.method || !bytes.Equal(seen.Body, tc.body) && tc.body != nil {
 				t.Errorf("upstream saw %s with body %q, want %s with %q", seen.Method, seen.Body, tc.method, tc.body)
+			}
+			if path, _, _ := strings.Cut(tc.path, "?"); seen.Path != path {
+				t.Errorf("upstream path %q, want %q", seen.Path, path)
 			}
 		})
 	}
@@ -215,6 +219,9 @@ httpRoute:
 		{"query other value", "GET", "/qry/?q=no", "other.test", nil, "404", "", ""},
 		{"rewrite default: prefix to /", "GET", "/def/chat/x?a=1", "client.example", nil, "rw", "/chat/x", "rw.local"},
 		{"rewrite default at the prefix itself", "GET", "/def/", "client.example", nil, "rw", "/", "rw.local"},
+		{"rewrite keeps escapes", "GET", "/def/a%2Fb%20c", "client.example", nil, "rw", "/a%2Fb%20c", "rw.local"},
+		{"prefix value keeps escapes", "GET", "/val/m%2Fx", "client.example", nil, "rw", "/v1/m%2Fx", "rw.local"},
+		{"no rewrite keeps escapes", "GET", "/keep/a%2Fb", "client.example", nil, "rw", "/keep/a%2Fb", "rw.local"},
 		{"rewrite prefix value", "GET", "/val/chat", "client.example", nil, "rw", "/v1/chat", "rw.local"},
 		{"rewrite defaultPrefix DISABLED", "GET", "/keep/a/b", "client.example", nil, "rw", "/keep/a/b", "rw.local"},
 		{"rewrite path exact", "GET", "/p-old", "client.example", nil, "rw", "/p-new", "rw.local"},

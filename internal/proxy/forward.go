@@ -32,7 +32,8 @@ type Plan struct {
 	Body []byte
 	// Host is the Host header to send.
 	Host string
-	// Path and RawQuery to send (after gateway rewrites).
+	// Path (escaped, as sent on the wire) and RawQuery to send, after
+	// gateway rewrites.
 	Path, RawQuery string
 	// Pick is what endpoint picking knows of the request: prompt,
 	// estimated tokens (counted in flight per endpoint), criticality.
@@ -297,8 +298,8 @@ func timeouts(p *Plan) (perReq, idle time.Duration) {
 func (f *Forwarder) outRequest(ctx context.Context, r *http.Request, p *Plan, body *bodySource) *http.Request {
 	out := r.WithContext(ctx)
 	out.URL = &url.URL{Scheme: "http", Path: p.Path, RawQuery: p.RawQuery}
-	if r.URL.RawPath != "" && p.Path == r.URL.Path {
-		out.URL.RawPath = r.URL.RawPath
+	if path, err := url.PathUnescape(p.Path); err == nil && path != p.Path {
+		out.URL.Path, out.URL.RawPath = path, p.Path // sent as p.Path, escapes kept
 	}
 	out.Host = p.Host
 	out.RequestURI = ""
