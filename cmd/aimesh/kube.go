@@ -54,6 +54,7 @@ func runKubernetes(ctx context.Context, rf *runFlags, kf *kubeFlags, stderr io.W
 		fmt.Fprintln(stderr, "aimesh run: --leader-elect needs the Lease namespace: pass --namespace or set POD_NAMESPACE")
 		return 2
 	}
+	kube.BridgeLogs(log)
 	opts := rf.gatewayOptions(log)
 	opts.Kubernetes = true
 	g := gateway.New(opts)

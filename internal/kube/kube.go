@@ -90,7 +90,8 @@ const maxRestartBackoff = 5 * time.Second
 
 // Run serves the cluster's mesh through dp until ctx ends. A manager that
 // stops (lost Lease, API server gone for long) is started again with
-// backoff while dp keeps serving what it has.
+// backoff while dp keeps serving what it has. Call BridgeLogs first to
+// have client-go's own logs in Options.Log.
 func Run(ctx context.Context, dp Dataplane, o Options) error {
 	if o.Config == nil {
 		return errors.New("kube: no rest.Config")
@@ -99,7 +100,6 @@ func Run(ctx context.Context, dp Dataplane, o Options) error {
 		return errors.New("kube: leader election needs the Lease namespace (--namespace)")
 	}
 	o.setDefaults()
-	bridgeLogs(o.Log)
 	st := &syncState{}
 	backoff := o.RestartBackoff
 	for {

@@ -87,9 +87,11 @@ func leaseLock(o Options) (resourcelock.Interface, error) {
 
 var bridgeOnce sync.Once
 
-// bridgeLogs sends controller-runtime's and client-go's logs (logr and
-// klog) to log, once per process: both libraries keep a global logger.
-func bridgeLogs(log *slog.Logger) {
+// BridgeLogs sends controller-runtime's and client-go's logs (logr and
+// klog) to log. Both libraries keep one global logger, and klog's may not
+// be replaced while anything logs through it, so call BridgeLogs once, at
+// start-up, before any goroutine uses client-go; later calls do nothing.
+func BridgeLogs(log *slog.Logger) {
 	bridgeOnce.Do(func() {
 		l := logr.FromSlogHandler(log.Handler())
 		ctrllog.SetLogger(l)
