@@ -50,6 +50,12 @@
 //     gateway refused the whole configuration (it then keeps serving the
 //     previous one).
 //
+// When there is no Mesh to serve (none, several without --mesh, or the
+// served one deleted) or nothing of it passes validation, nothing is
+// applied: the gateway keeps serving what it last applied, and a warning
+// says why. Deleting the Mesh therefore does not cut traffic; deleting or
+// deselecting its resources does.
+//
 // # When the API server goes away
 //
 // The gateway keeps serving its last snapshot and its endpoint sets keep

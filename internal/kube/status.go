@@ -30,10 +30,7 @@ func computeStatus(sel *selection, p *plan, eps *endpoints, applyErr error) map[
 	for _, r := range sel.res.VirtualRouters {
 		routers[keyOf(v1.KindVirtualRouter, r)] = r
 	}
-	var global []string
-	for _, fe := range p.global {
-		global = append(global, fe.Error())
-	}
+	global := globalMessages(p)
 	out := make(map[config.ObjectKey]desired, len(sel.generations))
 	for k, gen := range sel.generations {
 		var probs []problem
@@ -94,7 +91,7 @@ func conditions(probs []problem, served bool, applyErr error, global []string) [
 		ready = cond(v1.ConditionReady, false, ReasonNotServed, msg)
 	case applyErr != nil:
 		ready = cond(v1.ConditionReady, false, ReasonApplyFailed,
-			joinMessages([]string{"the gateway refused the configuration and keeps serving the previous one: " + applyErr.Error()}))
+			joinMessages([]string{"the gateway refused the configuration and keeps serving the previous one, if any: " + applyErr.Error()}))
 	case len(refs) > 0:
 		ready = cond(v1.ConditionReady, false, first, "served, but: "+joinMessages(refs))
 	default:

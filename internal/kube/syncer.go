@@ -22,7 +22,8 @@ import (
 type syncState struct {
 	mu          sync.Mutex
 	applied     string // fingerprint of the last applied resources
-	lastProblem string // last "nothing to serve" reason logged
+	unservable  string // fingerprint of the last resources nothing could be served of
+	lastProblem string // last "no mesh to serve" reason logged
 }
 
 // syncer is the compile-and-swap loop. It runs on every replica.
@@ -164,7 +165,11 @@ func (s *syncer) sync(ctx context.Context) {
 	var applyErr error
 	switch {
 	case p.served == nil:
-		s.log.Error("nothing in the mesh can be served; still serving the last configuration", "mesh", sel.mesh.Name, "problems", len(p.global))
+		if sel.fingerprint != s.state.unservable {
+			s.state.unservable = sel.fingerprint
+			s.logDropped(p)
+			s.log.Error("nothing in the mesh can be served; still serving the last configuration", "mesh", sel.mesh.Name, "problems", joinMessages(globalMessages(p)))
+		}
 	case sel.fingerprint == s.state.applied:
 		// Only endpoints (or nothing we serve) changed.
 	default:
@@ -187,6 +192,14 @@ func (s *syncer) noMesh(problem string) {
 		s.state.lastProblem = problem
 	}
 	s.board.publish(nil)
+}
+
+func globalMessages(p *plan) []string {
+	msgs := make([]string, len(p.global))
+	for i, fe := range p.global {
+		msgs[i] = fe.Error()
+	}
+	return msgs
 }
 
 // logDropped logs each resource left out of the configuration.
