@@ -104,8 +104,9 @@ func (s *tcpServer) handle(c net.Conn) {
 	if attempts < 3 {
 		attempts = 3 // connection errors are always worth another endpoint
 	}
+	var plan proxy.Plan // TCP carries no request: picking sees load and health only
 	for i := 0; i < attempts; i++ {
-		ep := s.g.fwd.Pick(t, tried)
+		ep, _ := s.g.lb.Pick(t, &plan, tried)
 		if ep == nil {
 			break
 		}
@@ -118,6 +119,7 @@ func (s *tcpServer) handle(c net.Conn) {
 			break
 		}
 		s.g.metrics.UpstreamError(t.Node.Name, "connect")
+		s.g.lb.Done(t, ep, &plan, 0, "connect")
 	}
 	m := t.Metrics(s.g.metrics, s.li.idx, s.li.name, tl.Service, rt.Name)
 	if up == nil {
