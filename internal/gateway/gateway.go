@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	v1 "github.com/aimesh/aimesh/api/v1alpha1"
 	"github.com/aimesh/aimesh/internal/config"
 	"github.com/aimesh/aimesh/internal/discovery"
 	"github.com/aimesh/aimesh/internal/proxy"
@@ -56,6 +57,7 @@ type Gateway struct {
 	eps      *discovery.Registry
 	lb       *balance
 	pools    *proxy.Pools
+	tls      tlsCache
 	gen      atomic.Int64
 	applyMu  sync.Mutex
 	draining atomic.Bool
@@ -70,6 +72,7 @@ type Gateway struct {
 // boundListener is one socket and the server on it.
 type boundListener struct {
 	key  string
+	want wanted
 	ln   net.Listener
 	srv  *http.Server // nil for TCP listeners
 	tcp  *tcpServer
@@ -103,7 +106,7 @@ func New(o Options) *Gateway {
 		g.eps.Refresh = o.DNSRefresh
 	}
 	g.lb = newBalance(o.Log)
-	g.fwd = &proxy.Forwarder{Pools: g.pools, Pick: proxy.RoundRobin, Balancer: g.lb, MaxReplay: o.MaxBodyBytes, Log: o.Log}
+	g.fwd = &proxy.Forwarder{Pools: g.pools, Pick: proxy.RoundRobin, Balancer: g.lb, MaxReplay: o.MaxBodyBytes, ClientTLS: g.clientTLS, Log: o.Log}
 	return g
 }
 
@@ -132,6 +135,10 @@ func (g *Gateway) Apply(res *config.Resources) error {
 	if err != nil {
 		g.metrics.Reload(false, g.gen.Load())
 		return fmt.Errorf("compile: %w", err)
+	}
+	if err := g.prepareTLS(snap); err != nil {
+		g.metrics.Reload(false, g.gen.Load())
+		return err
 	}
 	picks, err := g.lb.prepare(snap)
 	if err != nil {
@@ -167,57 +174,81 @@ func (g *Gateway) listenerIndex(name string) int {
 	return i
 }
 
-// bind opens the sockets snap needs that are not open yet. If one fails,
-// the ones it opened are closed again.
+// bind opens the sockets snap needs that are not open yet, and reopens a
+// port whose protocol or TLS mode changed. If one fails, the ones it
+// opened are closed again (and a replaced one reopened as it was).
 func (g *Gateway) bind(snap *snapshot.Snapshot) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	var opened []*boundListener
+	var opened, replaced []*boundListener
 	fail := func(err error) error {
 		for _, b := range opened {
 			b.ln.Close()
 			delete(g.listeners, b.key)
 		}
+		for _, old := range replaced {
+			if b, rerr := g.open(old.want); rerr == nil {
+				g.listeners[b.key] = b
+			} else {
+				g.Log.Error("could not reopen a listener after a failed reload", "listener", old.key, "err", rerr)
+			}
+		}
 		return err
 	}
-	want := wantedListeners(snap, g.MeshAddress)
-	for _, w := range want {
-		if _, ok := g.listeners[w.key]; ok {
-			continue
+	for _, w := range wantedListeners(snap, g.MeshAddress) {
+		if b, ok := g.listeners[w.key]; ok {
+			if b.want.variant() == w.variant() {
+				continue
+			}
+			// Same port, another protocol or TLS mode: the socket must be
+			// reopened. Requests in flight on it finish in the background.
+			b.ln.Close()
+			delete(g.listeners, w.key)
+			go g.closeListener(b, g.DrainTimeout)
+			replaced = append(replaced, b)
 		}
-		addr := w.addr
-		if addr == "" {
-			addr = net.JoinHostPort(g.ListenAddress, strconv.Itoa(w.port))
-		}
-		ln, err := net.Listen("tcp", addr)
+		b, err := g.open(w)
 		if err != nil {
-			return fail(fmt.Errorf("listen %s for %s: %w", addr, w.what, err))
-		}
-		b := &boundListener{key: w.key, ln: ln, done: make(chan struct{})}
-		li := listenerInfo{name: w.name, idx: g.listenerIndex(w.name), port: w.port, metrics: g.metrics.Listener(w.name)}
-		switch w.kind {
-		case "tcp":
-			b.tcp = &tcpServer{g: g, port: w.port, li: li}
-		case "mesh":
-			b.srv = g.httpServer(&meshHandler{g: g, li: li}, w.protocol)
-		default:
-			b.srv = g.httpServer(&gatewayHandler{g: g, li: li}, w.protocol)
+			return fail(err)
 		}
 		g.listeners[w.key] = b
 		opened = append(opened, b)
-		go g.serve(b)
-		g.Log.Info("listening", "listener", w.name, "address", ln.Addr().String())
 	}
 	return nil
 }
 
-func (g *Gateway) serve(b *boundListener) {
+// open binds one listener and starts serving it.
+func (g *Gateway) open(w wanted) (*boundListener, error) {
+	addr := w.addr
+	if addr == "" {
+		addr = net.JoinHostPort(g.ListenAddress, strconv.Itoa(w.port))
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s for %s: %w", addr, w.what, err)
+	}
+	b := &boundListener{key: w.key, want: w, ln: ln, done: make(chan struct{})}
+	li := listenerInfo{name: w.name, idx: g.listenerIndex(w.name), port: w.port, metrics: g.metrics.Listener(w.name)}
+	switch w.kind {
+	case "tcp":
+		b.tcp = &tcpServer{g: g, port: w.port, li: li}
+	case "mesh":
+		b.srv = g.httpServer(&meshHandler{g: g, li: li}, w.protocol)
+	default:
+		b.srv = g.httpServer(&gatewayHandler{g: g, li: li}, w.protocol)
+	}
+	g.Log.Info("listening", "listener", w.name, "address", ln.Addr().String(), "tls", string(w.tls))
+	go g.serve(b, g.wrapTLS(ln, w.port, w.tls))
+	return b, nil
+}
+
+func (g *Gateway) serve(b *boundListener, ln net.Listener) {
 	defer close(b.done)
 	var err error
 	if b.tcp != nil {
-		err = b.tcp.serve(b.ln)
+		err = b.tcp.serve(ln)
 	} else {
-		err = b.srv.Serve(b.ln)
+		err = b.srv.Serve(ln)
 	}
 	if err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 		g.Log.Error("listener stopped", "listener", b.key, "err", err)
@@ -268,7 +299,11 @@ type wanted struct {
 	key, name, what, kind, addr string
 	port                        int
 	protocol                    string
+	tls                         v1.ListenerTLSMode
 }
+
+// variant is what, besides the port, a bound socket is fixed to.
+func (w wanted) variant() string { return w.protocol + "/" + string(w.tls) }
 
 func wantedListeners(snap *snapshot.Snapshot, meshAddr string) []wanted {
 	var out []wanted
@@ -277,7 +312,7 @@ func wantedListeners(snap *snapshot.Snapshot, meshAddr string) []wanted {
 	}
 	for _, gl := range snap.Gateways {
 		p := strconv.Itoa(gl.Port)
-		out = append(out, wanted{key: "gateway:" + p, name: "gateway:" + gl.Name, what: "VirtualGateway " + gl.Gateway, kind: "gateway", port: gl.Port, protocol: string(gl.Protocol)})
+		out = append(out, wanted{key: "gateway:" + p, name: "gateway:" + gl.Name, what: "VirtualGateway " + gl.Gateway, kind: "gateway", port: gl.Port, protocol: string(gl.Protocol), tls: tlsMode(gl.TLS)})
 	}
 	for _, tl := range snap.TCP {
 		p := strconv.Itoa(tl.Port)

@@ -62,6 +62,7 @@ func (h *gatewayHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if gr.RewriteHost {
 		st.plan.Host = gr.Service.Name
 	}
+	st.plan.ClientTLS = gl.ClientTLS
 	g.toService(w, r, st, &h.li, gr.Service, gr.Port)
 }
 
@@ -121,6 +122,9 @@ func (h *meshHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st.plan.Path, st.plan.RawQuery, st.plan.Host = r.URL.EscapedPath(), r.URL.RawQuery, r.Host
+	if snap.Sidecar != nil {
+		st.plan.ClientTLS = snap.Sidecar.ClientTLS[strings.ToLower(svc.Name)]
+	}
 	g.toService(w, r, st, &h.li, svc, port)
 }
 
@@ -265,12 +269,13 @@ func splitHostPort(hostport string) (string, int) {
 }
 
 // listenerProtocols returns the server protocols for a listener protocol:
-// HTTP/1.1 always, and cleartext HTTP/2 (prior knowledge) for http2 and
-// grpc listeners.
+// HTTP/1.1 always, and HTTP/2 (by ALPN over TLS, by prior knowledge in
+// cleartext) for http2 and grpc listeners.
 func listenerProtocols(p v1.PortProtocol) *http.Protocols {
 	ps := new(http.Protocols)
 	ps.SetHTTP1(true)
 	if p != v1.ProtocolHTTP {
+		ps.SetHTTP2(true) // over TLS, by ALPN
 		ps.SetUnencryptedHTTP2(true)
 	}
 	return ps

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"github.com/aimesh/aimesh/internal/discovery"
 	"github.com/aimesh/aimesh/internal/picker"
 	"github.com/aimesh/aimesh/internal/snapshot"
+	"github.com/aimesh/aimesh/internal/tlsconfig"
 )
 
 // Plan is what the gateway decided for one request.
@@ -38,6 +40,9 @@ type Plan struct {
 	// Pick is what endpoint picking knows of the request: prompt,
 	// estimated tokens (counted in flight per endpoint), criticality.
 	Pick picker.Request
+	// ClientTLS is the caller's client policy: TLS to the target's
+	// endpoints when it covers the target port (nil: plaintext).
+	ClientTLS *v1.ClientPolicyTLS
 }
 
 // Result is what happened, for metrics and the access log.
@@ -73,7 +78,18 @@ type Forwarder struct {
 	// sent is final. 0 keeps nothing: another attempt only while no byte
 	// was sent.
 	MaxReplay int64
+	// ClientTLS turns a client policy into a tls.Config (the gateway
+	// builds and caches them); nil means upstreams are plaintext.
+	ClientTLS func(*v1.ClientPolicyTLS) *tls.Config
 	Log       *slog.Logger
+}
+
+// upstreamTLS is the TLS config for an attempt at t, or nil.
+func (f *Forwarder) upstreamTLS(p *Plan, t *snapshot.Target) *tls.Config {
+	if p.ClientTLS == nil || t == nil || f.ClientTLS == nil || !tlsconfig.AppliesTo(p.ClientTLS, t.Port) {
+		return nil
+	}
+	return f.ClientTLS(p.ClientTLS)
 }
 
 // RoundRobin is the default Picker: the node's round-robin cursor, skipping
@@ -200,7 +216,7 @@ targets:
 			if ep != nil {
 				f.acquire(ep, p)
 			}
-			resp, cancelAttempt, err := f.attempt(ctx, out, reqBody, t, addr, retry.PerTry)
+			resp, cancelAttempt, err := f.attempt(ctx, out, reqBody, t, addr, retry.PerTry, f.upstreamTLS(p, t))
 			if err == nil {
 				// A retry event is retried while retries are left; any other
 				// 5xx (or a retry event with none left) moves on to the next
@@ -373,7 +389,7 @@ func (r *bodyReader) Close() error { return nil }
 
 // attempt sends the request to addr. On success the caller owns resp and
 // must call cancel when done with its body.
-func (f *Forwarder) attempt(ctx context.Context, out *http.Request, body io.ReadCloser, t *snapshot.Target, addr string, perTry time.Duration) (*http.Response, context.CancelCauseFunc, error) {
+func (f *Forwarder) attempt(ctx context.Context, out *http.Request, body io.ReadCloser, t *snapshot.Target, addr string, perTry time.Duration, tcfg *tls.Config) (*http.Response, context.CancelCauseFunc, error) {
 	actx, cancel := context.WithCancelCause(ctx)
 	var timer *time.Timer
 	if perTry > 0 {
@@ -382,6 +398,9 @@ func (f *Forwarder) attempt(ctx context.Context, out *http.Request, body io.Read
 	req := out.WithContext(actx)
 	u := *out.URL
 	u.Host = addr
+	if tcfg != nil {
+		u.Scheme = "https"
+	}
 	req.URL = &u
 	if body != nil {
 		req.Body = body
@@ -391,7 +410,7 @@ func (f *Forwarder) attempt(ctx context.Context, out *http.Request, body io.Read
 		h2c = t.Protocol == v1.ProtocolHTTP2 || t.Protocol == v1.ProtocolGRPC
 		maxConns = t.MaxConns
 	}
-	resp, err := f.Pools.Transport(h2c, maxConns).RoundTrip(req)
+	resp, err := f.Pools.Transport(h2c, maxConns, tcfg).RoundTrip(req)
 	if timer != nil && !timer.Stop() && err == nil {
 		// The per-try timer fired as the headers arrived: honour it.
 		resp.Body.Close()

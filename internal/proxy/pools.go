@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"crypto/tls"
 	"net"
 	"net/http"
 	"sync"
@@ -23,6 +24,7 @@ type Pools struct {
 type poolKey struct {
 	h2c      bool
 	maxConns int
+	tls      *tls.Config
 }
 
 // NewPools returns Pools with defaults.
@@ -30,11 +32,12 @@ func NewPools() *Pools {
 	return &Pools{DialTimeout: 5 * time.Second, MaxIdlePerHost: 256, m: map[poolKey]*http.Transport{}}
 }
 
-// Transport returns the shared transport for HTTP/1.1 (h2c false) or
-// prior-knowledge HTTP/2 over cleartext, with at most maxConns
-// connections per endpoint (0: no cap).
-func (p *Pools) Transport(h2c bool, maxConns int) *http.Transport {
-	k := poolKey{h2c: h2c, maxConns: maxConns}
+// Transport returns the shared transport for HTTP/1.1 (h2 false) or
+// HTTP/2 (h2 true: prior knowledge over cleartext, ALPN over TLS), with at
+// most maxConns connections per endpoint (0: no cap), over TLS with tcfg
+// when it is not nil. tcfg must be long-lived: it keys the pool.
+func (p *Pools) Transport(h2 bool, maxConns int, tcfg *tls.Config) *http.Transport {
+	k := poolKey{h2c: h2, maxConns: maxConns, tls: tcfg}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if t, ok := p.m[k]; ok {
@@ -56,7 +59,17 @@ func (p *Pools) Transport(h2c bool, maxConns int) *http.Transport {
 		WriteBufferSize: 4 << 10,
 		ReadBufferSize:  4 << 10,
 	}
-	if h2c {
+	switch {
+	case tcfg != nil:
+		t.TLSClientConfig = tcfg.Clone()
+		t.TLSHandshakeTimeout = p.DialTimeout
+		t.Protocols = new(http.Protocols)
+		if h2 {
+			t.Protocols.SetHTTP2(true)
+		} else {
+			t.Protocols.SetHTTP1(true)
+		}
+	case h2:
 		t.Protocols = new(http.Protocols)
 		t.Protocols.SetUnencryptedHTTP2(true)
 	}

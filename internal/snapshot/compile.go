@@ -149,9 +149,18 @@ func (c *compiler) node(vn *v1.VirtualNode) (*Node, error) {
 	if n, ok := c.cnode[k]; ok {
 		return n, nil
 	}
-	n := &Node{Name: k, Backends: map[string]bool{}}
+	n := &Node{Name: k, Backends: map[string]bool{}, ClientTLS: map[string]*v1.ClientPolicyTLS{}}
+	var def *v1.ClientPolicyTLS
+	if bd := vn.Spec.BackendDefaults; bd != nil && bd.ClientPolicy != nil {
+		def = bd.ClientPolicy.TLS
+	}
 	for _, b := range vn.Spec.Backends {
-		n.Backends[strings.ToLower(b.VirtualService.VirtualServiceName)] = true
+		name := strings.ToLower(b.VirtualService.VirtualServiceName)
+		n.Backends[name] = true
+		n.ClientTLS[name] = def
+		if cp := b.VirtualService.ClientPolicy; cp != nil && cp.TLS != nil {
+			n.ClientTLS[name] = cp.TLS
+		}
 	}
 	if lg := vn.Spec.Logging; lg != nil && lg.AccessLog != nil && lg.AccessLog.File != nil && c.opts.LogFiles != nil {
 		al, err := c.accessLogger(lg.AccessLog.File)

@@ -31,6 +31,10 @@ func (c *compiler) gateways() error {
 				Protocol:  l.PortMapping.Protocol,
 				AccessLog: al,
 				Name:      vg.Name + ":" + strconv.Itoa(int(l.PortMapping.Port)),
+				TLS:       l.TLS,
+			}
+			if bd := vg.Spec.BackendDefaults; bd != nil && bd.ClientPolicy != nil {
+				gl.ClientTLS = bd.ClientPolicy.TLS
 			}
 			entries, err := c.gatewayRoutes(vg, gl)
 			if err != nil {

@@ -61,6 +61,11 @@ type GatewayListener struct {
 	AccessLog *telemetry.AccessLogger
 	// Name is the metrics label, gateway:port.
 	Name string
+	// TLS terminates the listener's TLS (nil: plaintext).
+	TLS *v1.ListenerTLS
+	// ClientTLS is the gateway's backendDefaults client policy: TLS to
+	// upstreams on the ports it covers (nil: plaintext).
+	ClientTLS *v1.ClientPolicyTLS
 }
 
 // PrefixRewrite says what a GatewayRoute does with the matched prefix.
@@ -239,6 +244,9 @@ type Node struct {
 	// Backends are the lower-case VirtualService names the node may call.
 	Backends  map[string]bool
 	AccessLog *telemetry.AccessLogger
+	// ClientTLS is the client policy for calls to each backend (lower-case
+	// VirtualService name): the backend's own, else backendDefaults.
+	ClientTLS map[string]*v1.ClientPolicyTLS
 	rr        atomic.Uint64
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/tls"
 	"net"
+	"sync"
 	"time"
 )
 
@@ -18,54 +19,82 @@ func Listen(ln net.Listener, cfg *tls.Config, permissive bool) net.Listener {
 	if !permissive {
 		return tls.NewListener(ln, cfg)
 	}
-	return &sniffListener{Listener: ln, cfg: cfg}
+	l := &sniffListener{Listener: ln, cfg: cfg, conns: make(chan net.Conn), done: make(chan struct{})}
+	go l.loop()
+	return l
 }
 
+// sniffTimeout bounds the wait for a new connection's first byte.
+const sniffTimeout = 10 * time.Second
+
+// sniffListener peeks at each connection's first byte in its own
+// goroutine, so a slow client never holds up Accept, and hands TLS
+// connections out as *tls.Conn: net/http then does the handshake, ALPN and
+// Request.TLS as on a STRICT listener.
 type sniffListener struct {
 	net.Listener
-	cfg *tls.Config
+	cfg   *tls.Config
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+	err   error
+}
+
+func (l *sniffListener) loop() {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			l.closeWith(err)
+			return
+		}
+		go l.sniff(c)
+	}
+}
+
+func (l *sniffListener) sniff(c net.Conn) {
+	c.SetReadDeadline(time.Now().Add(sniffTimeout))
+	br := bufio.NewReaderSize(c, 512)
+	first, err := br.Peek(1)
+	c.SetReadDeadline(time.Time{})
+	if err != nil {
+		c.Close()
+		return
+	}
+	var out net.Conn = &bufferedConn{Conn: c, r: br}
+	if first[0] == 0x16 {
+		out = tls.Server(out, l.cfg)
+	}
+	select {
+	case l.conns <- out:
+	case <-l.done:
+		c.Close()
+	}
 }
 
 func (l *sniffListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	return &sniffConn{Conn: c, cfg: l.cfg, r: bufio.NewReaderSize(c, 512)}, nil
-}
-
-// sniffConn decides on its first Read (in the server's connection
-// goroutine, not in Accept) whether it speaks TLS.
-type sniffConn struct {
-	net.Conn
-	cfg     *tls.Config
-	r       *bufio.Reader
-	decided net.Conn
-}
-
-func (c *sniffConn) Read(b []byte) (int, error) {
-	if c.decided == nil {
-		c.Conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-		first, err := c.r.Peek(1)
-		c.Conn.SetReadDeadline(time.Time{})
-		if err != nil {
-			return 0, err
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		if l.err != nil {
+			return nil, l.err
 		}
-		plain := &bufferedConn{Conn: c.Conn, r: c.r}
-		if first[0] == 0x16 {
-			c.decided = tls.Server(plain, c.cfg)
-		} else {
-			c.decided = plain
-		}
+		return nil, net.ErrClosed
 	}
-	return c.decided.Read(b)
 }
 
-func (c *sniffConn) Write(b []byte) (int, error) {
-	if c.decided != nil {
-		return c.decided.Write(b)
-	}
-	return c.Conn.Write(b)
+func (l *sniffListener) Close() error { return l.closeWith(nil) }
+
+// closeWith closes the listener once; acceptErr (set before done closes)
+// is what Accept returns afterwards.
+func (l *sniffListener) closeWith(acceptErr error) error {
+	var err error
+	l.once.Do(func() {
+		l.err = acceptErr
+		close(l.done)
+		err = l.Listener.Close()
+	})
+	return err
 }
 
 type bufferedConn struct {

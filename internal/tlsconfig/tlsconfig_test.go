@@ -2,79 +2,18 @@ package tlsconfig
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
-	"math/big"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	v1 "github.com/aimesh/aimesh/api/v1alpha1"
+	"github.com/aimesh/aimesh/internal/tlsconfig/tlstest"
 )
-
-// pki is a throwaway CA with helpers to issue leaf certificates as files.
-type pki struct {
-	dir    string
-	ca     *x509.Certificate
-	caKey  *ecdsa.PrivateKey
-	caFile string
-}
-
-func newPKI(t *testing.T) *pki {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test ca"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(der)
-	p := &pki{dir: t.TempDir(), ca: ca, caKey: key}
-	p.caFile = filepath.Join(p.dir, "ca.pem")
-	writePEM(t, p.caFile, "CERTIFICATE", der)
-	return p
-}
-
-func writePEM(t *testing.T, path, typ string, der []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// issue writes name.pem and name-key.pem for a leaf with the given DNS SANs.
-func (p *pki) issue(t *testing.T, name string, serial int64, dns ...string) (certFile, keyFile string) {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name}, DNSNames: dns,
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &key.PublicKey, p.caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, _ := x509.MarshalPKCS8PrivateKey(key)
-	certFile, keyFile = filepath.Join(p.dir, name+".pem"), filepath.Join(p.dir, name+"-key.pem")
-	writePEM(t, certFile, "CERTIFICATE", der)
-	writePEM(t, keyFile, "PRIVATE KEY", kder)
-	return certFile, keyFile
-}
 
 // echoServer accepts on ln and answers each line with "echo: line".
 func echoServer(t *testing.T, ln net.Listener) {
@@ -108,14 +47,14 @@ func roundTrip(c net.Conn) (string, error) {
 }
 
 func TestServerAndClientWithMutualTLSAndSANs(t *testing.T) {
-	p := newPKI(t)
-	srvCert, srvKey := p.issue(t, "server", 2, "llm.mesh.local")
-	cliCert, cliKey := p.issue(t, "client", 3, "gateway.mesh.local")
+	p := tlstest.New(t)
+	srvCert, srvKey := p.Issue(t, "server", "llm.mesh.local")
+	cliCert, cliKey := p.Issue(t, "client", "gateway.mesh.local")
 	listenerTLS := &v1.ListenerTLS{
 		Mode:        v1.TLSModeStrict,
 		Certificate: v1.ListenerTLSCertificate{File: &v1.FileCertificate{CertificateChain: srvCert, PrivateKey: srvKey}},
 		Validation: &v1.ListenerTLSValidation{
-			Trust:                   v1.ListenerTLSValidationTrust{File: &v1.FileTrust{CertificateChain: p.caFile}},
+			Trust:                   v1.ListenerTLSValidationTrust{File: &v1.FileTrust{CertificateChain: p.CAFile}},
 			SubjectAlternativeNames: &v1.SubjectAlternativeNames{Match: v1.SubjectAlternativeNameMatchers{Exact: []string{"gateway.mesh.local"}}},
 		},
 	}
@@ -127,7 +66,7 @@ func TestServerAndClientWithMutualTLSAndSANs(t *testing.T) {
 	echoServer(t, Listen(ln, scfg, false))
 
 	policy := func(sans []string, withCert bool) *v1.ClientPolicyTLS {
-		p := &v1.ClientPolicyTLS{Validation: v1.TLSValidationContext{Trust: v1.TLSValidationTrust{File: &v1.FileTrust{CertificateChain: p.caFile}}}}
+		p := &v1.ClientPolicyTLS{Validation: v1.TLSValidationContext{Trust: v1.TLSValidationTrust{File: &v1.FileTrust{CertificateChain: p.CAFile}}}}
 		if sans != nil {
 			p.Validation.SubjectAlternativeNames = &v1.SubjectAlternativeNames{Match: v1.SubjectAlternativeNameMatchers{Exact: sans}}
 		}
@@ -168,15 +107,15 @@ func TestServerAndClientWithMutualTLSAndSANs(t *testing.T) {
 }
 
 func TestClientRejectsUntrustedServer(t *testing.T) {
-	trusted, other := newPKI(t), newPKI(t)
-	cert, key := other.issue(t, "server", 2, "llm")
+	trusted, other := tlstest.New(t), tlstest.New(t)
+	cert, key := other.Issue(t, "server", "llm")
 	scfg, _, err := Server(&v1.ListenerTLS{Mode: v1.TLSModeStrict, Certificate: v1.ListenerTLSCertificate{File: &v1.FileCertificate{CertificateChain: cert, PrivateKey: key}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	echoServer(t, Listen(ln, scfg, false))
-	ccfg, _ := Client(&v1.ClientPolicyTLS{Validation: v1.TLSValidationContext{Trust: v1.TLSValidationTrust{File: &v1.FileTrust{CertificateChain: trusted.caFile}}}})
+	ccfg, _ := Client(&v1.ClientPolicyTLS{Validation: v1.TLSValidationContext{Trust: v1.TLSValidationTrust{File: &v1.FileTrust{CertificateChain: trusted.CAFile}}}})
 	c, err := tls.Dial("tcp", ln.Addr().String(), ccfg)
 	if err == nil {
 		_, err = roundTrip(c)
@@ -187,8 +126,8 @@ func TestClientRejectsUntrustedServer(t *testing.T) {
 }
 
 func TestPermissiveTakesTLSAndPlaintext(t *testing.T) {
-	p := newPKI(t)
-	cert, key := p.issue(t, "server", 2, "llm")
+	p := tlstest.New(t)
+	cert, key := p.Issue(t, "server", "llm")
 	scfg, mode, _ := Server(&v1.ListenerTLS{Mode: v1.TLSModePermissive, Certificate: v1.ListenerTLSCertificate{File: &v1.FileCertificate{CertificateChain: cert, PrivateKey: key}}})
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	echoServer(t, Listen(ln, scfg, mode == v1.TLSModePermissive))
@@ -200,7 +139,7 @@ func TestPermissiveTakesTLSAndPlaintext(t *testing.T) {
 	if got, err := roundTrip(plain); err != nil || got != "echo: hello\n" {
 		t.Fatalf("plaintext on a PERMISSIVE listener: %q %v", got, err)
 	}
-	ccfg, _ := Client(&v1.ClientPolicyTLS{Validation: v1.TLSValidationContext{Trust: v1.TLSValidationTrust{File: &v1.FileTrust{CertificateChain: p.caFile}}}})
+	ccfg, _ := Client(&v1.ClientPolicyTLS{Validation: v1.TLSValidationContext{Trust: v1.TLSValidationTrust{File: &v1.FileTrust{CertificateChain: p.CAFile}}}})
 	tc, err := tls.Dial("tcp", ln.Addr().String(), ccfg)
 	if err != nil {
 		t.Fatal(err)
@@ -214,15 +153,15 @@ func TestCertificateRotationIsPickedUp(t *testing.T) {
 	old := ReloadCheck
 	ReloadCheck = 0
 	defer func() { ReloadCheck = old }()
-	p := newPKI(t)
-	cert, key := p.issue(t, "server", 10, "llm")
+	p := tlstest.New(t)
+	cert, key := p.Issue(t, "server", "llm")
 	kp, err := newKeyPair(cert, key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	first, _ := kp.get()
 	// Rotate: same paths, new certificate, newer mtime.
-	p.issue(t, "server", 11, "llm")
+	p.Issue(t, "server", "llm")
 	future := time.Now().Add(2 * time.Second)
 	os.Chtimes(cert, future, future)
 	os.Chtimes(key, future, future)
