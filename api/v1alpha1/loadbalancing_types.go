@@ -76,8 +76,9 @@ type InferenceWeights struct {
 	// +kubebuilder:validation:Maximum=100
 	// +optional
 	KVCache *int64 `json:"kvCache,omitempty"`
-	// InFlightTokens favours endpoints with fewer estimated tokens (prompt
-	// plus requested output) in flight from aimesh. Default 1.
+	// InFlightTokens favours endpoints with fewer estimated new tokens in
+	// flight from aimesh: prompt (less what the endpoint likely has cached)
+	// plus requested output. Default 1.
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=100
 	// +optional

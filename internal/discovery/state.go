@@ -12,7 +12,9 @@ import (
 // read all of it lock free on every pick.
 type State struct {
 	// InFlightTokens is the estimated tokens (prompt plus requested
-	// output) of the requests aimesh has open to the endpoint.
+	// output; the inference policy leaves out the prompt blocks it expects
+	// the endpoint to have cached) of the requests aimesh has open to the
+	// endpoint.
 	InFlightTokens atomic.Int64
 
 	server       atomic.Pointer[ServerStats]
