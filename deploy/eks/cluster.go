@@ -25,9 +25,12 @@ const (
 type Cluster struct {
 	Cluster    *eks.Cluster
 	Kubeconfig pulumi.StringOutput
-	// Ready is what Kubernetes workloads depend on: node groups and the
-	// addons that need nodes (coredns).
+	// Ready is what Kubernetes workloads depend on: the addons and the
+	// system node group (so also coredns, which needs nodes).
 	Ready []pulumi.Resource
+	// GPUNodes is the GPU node group; only GPU workloads wait for it, so a
+	// slow or quota-bound GPU group does not hold up the mesh.
+	GPUNodes pulumi.Resource
 }
 
 // cluster declares the one EKS cluster of the stack.
@@ -53,7 +56,7 @@ func (d *deployer) cluster(net *Network, clusterRole, nodeRole *Role) (*Cluster,
 		// The addons below are EKS-managed; do not also install the
 		// self-managed defaults they would then have to take over.
 		BootstrapSelfManagedAddons: pulumi.Bool(false),
-		Tags:                       d.tags(cfg.ClusterName, nil),
+		Tags:                       d.tags("", nil),
 	}
 	d.tw("cluster", args)
 	c, err := eks.NewCluster(d.ctx, "cluster", args, d.awsOpt, pulumi.DependsOn(clusterRole.Attachments))
@@ -96,7 +99,8 @@ func (d *deployer) cluster(net *Network, clusterRole, nodeRole *Role) (*Cluster,
 	if err != nil {
 		return nil, err
 	}
-	out.Ready = append(append(out.Ready, beforeNodes...), system, gpu, coredns)
+	out.Ready = append(append(out.Ready, beforeNodes...), system, coredns)
+	out.GPUNodes = gpu
 
 	out.Kubeconfig = pulumi.All(c.Name, c.Endpoint, c.CertificateAuthority.Data()).ApplyT(
 		func(v []any) (string, error) {
@@ -152,7 +156,7 @@ func (d *deployer) nodeGroup(name string, c *eks.Cluster, net *Network, role *Ro
 		UpdateConfig: &eks.NodeGroupUpdateConfigArgs{MaxUnavailable: pulumi.Int(1)},
 		Labels:       pulumi.ToStringMap(labels),
 		Taints:       taints,
-		Tags:         d.tags(d.cfg.ClusterName+"-"+name, nil),
+		Tags:         d.tags(name, nil),
 	}
 	d.tw(name, args)
 	ng, err := eks.NewNodeGroup(d.ctx, name, args, d.awsOpt, pulumi.DependsOn(deps),

@@ -252,6 +252,14 @@ func (c Config) Validate() error {
 	if p, err := netip.ParsePrefix(c.VpcCidr); err != nil || !p.Addr().Is4() || p.Bits() < 16 || p.Bits() > 18 {
 		bad("vpcCidr", "%q must be an IPv4 block from /16 to /18", c.VpcCidr)
 	}
+	if len(c.APIPublicCIDRs) == 0 {
+		bad("apiPublicCidrs", "must list at least one CIDR (the API endpoint is public)")
+	}
+	for _, cidr := range c.APIPublicCIDRs {
+		if _, err := netip.ParsePrefix(cidr); err != nil {
+			bad("apiPublicCidrs", "%q: %w", cidr, err)
+		}
+	}
 	if c.AZCount < 2 || c.AZCount > 4 {
 		bad("azCount", "%d must be 2 to 4 (EKS needs two zones)", c.AZCount)
 	}

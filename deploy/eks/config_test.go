@@ -120,7 +120,7 @@ func TestConfigRejectsBadValues(t *testing.T) {
 	for key, v := range map[string]string{
 		"azCount": "1", "vpcCidr": "10.0.0.0/8", "clusterName": "-bad", "systemNodeMin": "0",
 		"gpuNodeDesired": "9", "gpuCapacityType": "RESERVED", "gatewayPort": "70000", "maxModelLen": "x",
-		"natPerAz": "maybe", "addonVersions": "[1]", "systemDiskSize": "8",
+		"natPerAz": "maybe", "addonVersions": "[1]", "systemDiskSize": "8", "apiPublicCidrs": `["10.0.0.300/32"]`,
 	} {
 		if _, err := loadConfig(t, map[string]string{key: v}); err == nil {
 			t.Errorf("%s=%s accepted", key, v)

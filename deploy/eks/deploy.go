@@ -48,10 +48,14 @@ func (d *deployer) tw(name string, args any) {
 	}
 }
 
-// tags names an AWS resource after the cluster; the provider adds the
-// stack-wide tags.
+// tags names an AWS resource after the cluster (name "" is the cluster
+// itself); the provider adds the stack-wide tags.
 func (d *deployer) tags(name string, extra map[string]string) pulumi.StringMap {
-	t := pulumi.StringMap{"Name": pulumi.String(d.cfg.ClusterName + "-" + name)}
+	full := d.cfg.ClusterName
+	if name != "" {
+		full += "-" + name
+	}
+	t := pulumi.StringMap{"Name": pulumi.String(full)}
 	for k, v := range extra {
 		t[k] = pulumi.String(v)
 	}

@@ -28,6 +28,7 @@ var checks = map[string]check{
 	"network":        checkNetwork,
 	"aimesh release": checkAimeshRelease,
 	"mesh":           checkMesh,
+	"mesh schema":    checkMeshSchema,
 	"model server":   checkModelServer,
 	"exports":        checkExports,
 	"providers":      checkProviders,
@@ -193,6 +194,16 @@ func TestChecksCatchBrokenPrograms(t *testing.T) {
 			tweak: on("mesh-"+meshName, func(_ *Stack, a *apiextensions.CustomResourceArgs) {
 				delete(a.OtherFields["spec"].(map[string]any), "namespaceSelector")
 			})},
+		{name: "a field the CRD does not have", check: "mesh schema",
+			tweak: on("mesh-"+modelNodeName, func(_ *Stack, a *apiextensions.CustomResourceArgs) {
+				a.OtherFields["spec"].(map[string]any)["serviceDiscovery"].(map[string]any)["kubernetes"].(map[string]any)["svcName"] = "vllm"
+			})},
+		{name: "a listener protocol the CRD does not allow", check: "mesh schema",
+			tweak: on("mesh-"+routerName, func(_ *Stack, a *apiextensions.CustomResourceArgs) {
+				a.OtherFields["spec"].(map[string]any)["listeners"].([]any)[0].(map[string]any)["portMapping"].(map[string]any)["protocol"] = "quic"
+			})},
+		{name: "a kind the chart has no CRD for", check: "mesh schema",
+			tweak: on("mesh-"+gatewayRoute, func(_ *Stack, a *apiextensions.CustomResourceArgs) { a.Kind = pulumi.String("Route") })},
 		{name: "model server off the GPU nodes", check: "model server",
 			tweak: on(modelServerName, func(_ *Stack, a *appsv1.DeploymentArgs) {
 				a.Spec.(*appsv1.DeploymentSpecArgs).Template.(*corev1.PodTemplateSpecArgs).Spec.(*corev1.PodSpecArgs).Tolerations = nil

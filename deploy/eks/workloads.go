@@ -56,7 +56,8 @@ func (d *deployer) devicePlugin(cl *Cluster) (*helmv3.Release, error) {
 		}),
 	}
 	d.tw("nvidia-device-plugin", args)
-	r, err := helmv3.NewRelease(d.ctx, "nvidia-device-plugin", args, d.kubeOpt, pulumi.DependsOn(cl.Ready))
+	deps := append([]pulumi.Resource{cl.GPUNodes}, cl.Ready...)
+	r, err := helmv3.NewRelease(d.ctx, "nvidia-device-plugin", args, d.kubeOpt, pulumi.DependsOn(deps))
 	if err != nil {
 		return nil, fmt.Errorf("nvidia device plugin: %w", err)
 	}
