@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"slices"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+// newClient is a load-generator client with its own keep-alive pool, so
+// connections to a target survive from one attack to the next.
+func newClient() *http.Client {
+	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	return &http.Client{
+		Timeout: 10 * time.Second,
+		Transport: &http.Transport{
+			DialContext:         d.DialContext,
+			MaxIdleConnsPerHost: 10000,
+			DisableCompression:  true,
+			IdleConnTimeout:     5 * time.Minute,
+		},
+	}
+}
+
+// attackResult is one open-loop attack on one target.
+type attackResult struct {
+	lat      []time.Duration // latencies of the successful requests
+	sent     int
+	errs     int
+	firstErr string
+	ticks    uint64 // CPU ticks the target's processes used meanwhile
+}
+
+// attack sends rate requests per second for dur (vegeta's constant pacer:
+// open loop) and collects latencies.
+func attack(ctx context.Context, t *target, c *http.Client, body []byte, rate int, dur time.Duration) *attackResult {
+	atk := vegeta.NewAttacker(vegeta.Client(c), vegeta.Workers(32), vegeta.MaxWorkers(4096))
+	tr := vegeta.NewStaticTargeter(vegeta.Target{
+		Method: http.MethodPost, URL: t.url, Body: body,
+		Header: http.Header{"Content-Type": {"application/json"}},
+	})
+	stop := context.AfterFunc(ctx, func() { atk.Stop() })
+	defer stop()
+	r := &attackResult{lat: make([]time.Duration, 0, int(float64(rate)*dur.Seconds())+16)}
+	pid := t.pid()
+	var before uint64
+	if pid != 0 {
+		before = cpuTicks(pid)
+	}
+	for res := range atk.Attack(tr, vegeta.ConstantPacer{Freq: rate, Per: time.Second}, dur, t.name) {
+		r.sent++
+		if res.Code == http.StatusOK && res.Error == "" {
+			r.lat = append(r.lat, res.Latency)
+			continue
+		}
+		if r.errs == 0 {
+			r.firstErr = res.Error
+		}
+		r.errs++
+	}
+	if pid != 0 {
+		r.ticks = cpuTicks(pid) - before
+	}
+	return r
+}
+
+// quantile is the exact q-quantile (nearest rank) of sorted d.
+func quantile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(q*float64(len(sorted)))) - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
+}
+
+// quantiles are the ones reported.
+var quantiles = [3]float64{0.5, 0.9, 0.99}
+
+// phaseStats is one target's aggregate over a latency phase's rounds.
+type phaseStats struct {
+	lat      []time.Duration    // sorted after finish
+	rounds   [][3]time.Duration // each round's quantiles
+	sent     int
+	errs     int
+	firstErr string
+	ticks    uint64
+}
+
+func (s *phaseStats) add(r *attackResult) {
+	slices.Sort(r.lat)
+	var qs [3]time.Duration
+	for i, q := range quantiles {
+		qs[i] = quantile(r.lat, q)
+	}
+	s.rounds = append(s.rounds, qs)
+	s.lat = append(s.lat, r.lat...)
+	s.sent += r.sent
+	s.errs += r.errs
+	s.ticks += r.ticks
+	if s.firstErr == "" {
+		s.firstErr = r.firstErr
+	}
+}
+
+func (s *phaseStats) q(q float64) time.Duration { return quantile(s.lat, q) }
+
+// cpuPer10k is CPU seconds per 10,000 requests.
+func (s *phaseStats) cpuPer10k() float64 {
+	if s.sent == 0 {
+		return 0
+	}
+	return float64(s.ticks) / clockTicks / float64(s.sent) * 10000
+}
+
+// latencyPhase runs rounds of dur-long attacks at rate on every target,
+// rotating the order each round so that drift hits every target alike.
+func latencyPhase(ctx context.Context, log *slog.Logger, ts []*target, clients map[string]*http.Client,
+	body []byte, rate, rounds int, dur time.Duration) map[string]*phaseStats {
+	out := map[string]*phaseStats{}
+	for _, t := range ts {
+		out[t.name] = &phaseStats{}
+		attack(ctx, t, clients[t.name], body, rate, time.Second) // warm up
+	}
+	for r := 0; r < rounds && ctx.Err() == nil; r++ {
+		for i := range ts {
+			t := ts[(i+r)%len(ts)]
+			res := attack(ctx, t, clients[t.name], body, rate, dur)
+			out[t.name].add(res)
+			log.Info("attack", "rate", rate, "round", r+1, "target", t.name, "sent", res.sent, "errors", res.errs,
+				"p50", quantile(res.lat, 0.5), "p99", quantile(res.lat, 0.99))
+		}
+	}
+	for _, s := range out {
+		slices.Sort(s.lat)
+	}
+	return out
+}
+
+// rateStep is one step of the maximum-rate search.
+type rateStep struct {
+	rate int
+	ok   bool
+	p99  time.Duration
+	errs int
+}
+
+// maxRate finds the highest rate a target sustains for stepDur with every
+// request answered 200 and p99 at most bound: it raises the rate by a
+// quarter until a step fails (twice in a row), then bisects.
+func maxRate(ctx context.Context, log *slog.Logger, t *target, c *http.Client, body []byte,
+	bound, stepDur time.Duration, start, limit int) (int, []rateStep) {
+	var steps []rateStep
+	try := func(rate int) bool {
+		for attempt := 0; attempt < 2 && ctx.Err() == nil; attempt++ {
+			r := attack(ctx, t, c, body, rate, stepDur)
+			slices.Sort(r.lat)
+			st := rateStep{rate: rate, p99: quantile(r.lat, 0.99), errs: r.errs}
+			st.ok = r.errs == 0 && r.sent > 0 && st.p99 <= bound
+			steps = append(steps, st)
+			log.Info("max-rate step", "target", t.name, "rate", rate, "ok", st.ok, "p99", st.p99, "errors", r.errs, "first_error", r.firstErr)
+			time.Sleep(time.Second) // let the target drain
+			if st.ok {
+				return true
+			}
+		}
+		return false
+	}
+	lo, hi := 0, 0
+	for rate := start; rate <= limit && ctx.Err() == nil; rate = roundTo(rate*5/4, 250) {
+		if !try(rate) {
+			hi = rate
+			break
+		}
+		lo = rate
+	}
+	if hi == 0 {
+		return lo, steps
+	}
+	for i := 0; i < 3 && hi-lo > 250 && ctx.Err() == nil; i++ {
+		mid := roundTo((lo+hi)/2, 250)
+		if mid <= lo || mid >= hi {
+			break
+		}
+		if try(mid) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return lo, steps
+}
+
+// addedMedian is the median over rounds of (s's quantile i minus base's
+// in the same round): each round's difference comes from runs seconds
+// apart, and the median discards rounds another process disturbed.
+func addedMedian(s, base *phaseStats, i int) time.Duration {
+	n := min(len(s.rounds), len(base.rounds))
+	if n == 0 {
+		return 0
+	}
+	d := make([]time.Duration, n)
+	for r := range n {
+		d[r] = s.rounds[r][i] - base.rounds[r][i]
+	}
+	slices.Sort(d)
+	if n%2 == 1 {
+		return d[n/2]
+	}
+	return (d[n/2-1] + d[n/2]) / 2
+}
+
+// median of each round's quantile i.
+func (s *phaseStats) median(i int) time.Duration {
+	d := make([]time.Duration, len(s.rounds))
+	for r := range s.rounds {
+		d[r] = s.rounds[r][i]
+	}
+	slices.Sort(d)
+	if len(d) == 0 {
+		return 0
+	}
+	if len(d)%2 == 1 {
+		return d[len(d)/2]
+	}
+	return (d[len(d)/2-1] + d[len(d)/2]) / 2
+}
+
+func roundTo(n, step int) int { return (n + step/2) / step * step }

@@ -1,0 +1,227 @@
+// Command overhead measures what a proxy hop costs a client: the same
+// open-loop load (vegeta as a library) sent directly to a fast loopback
+// upstream and through aimesh (the seed mesh, model routing on), nginx
+// and HAProxy, in one run. It reports added latency at a low rate and at
+// 2,000 RPS, the highest rate each sustains, CPU per request, peak memory
+// and the memory an idle SSE stream costs, and writes the section of
+// docs/benchmarks.md between the overhead markers. `make bench` runs it.
+//
+// It starts and stops every process it measures, on 127.0.0.1 only, and
+// bounds every load loop in rate, duration and count.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// options are the command's flags.
+type options struct {
+	aimesh, doc, work, only string
+	lowRate, highRate       int
+	rounds                  int
+	dur                     time.Duration
+	bound, stepDur          time.Duration
+	maxStart, maxLimit      int
+	streams                 int
+	loadCPU, proxyCPU, nice int
+	timeout                 time.Duration
+	skipMax, skipSSE, swap  bool
+	pprof                   string
+	sseHold                 time.Duration
+}
+
+func main() {
+	if len(os.Args) == 3 && os.Args[1] == upstreamFlag {
+		n, _ := strconv.Atoi(os.Args[2])
+		os.Exit(serveUpstream(n))
+	}
+	var o options
+	home, _ := os.UserHomeDir()
+	flag.StringVar(&o.aimesh, "aimesh", "", "aimesh binary (default: go build ./cmd/aimesh into -work)")
+	flag.StringVar(&o.doc, "doc", "", "markdown file whose overhead section to (re)write; empty prints it")
+	flag.StringVar(&o.work, "work", filepath.Join(home, ".cache", "aimesh", "bench-overhead"), "scratch directory: configs, logs, binaries")
+	flag.StringVar(&o.only, "targets", "aimesh,nginx,haproxy", "proxies to measure besides direct")
+	flag.IntVar(&o.lowRate, "low-rate", 200, "low request rate (per second)")
+	flag.IntVar(&o.highRate, "high-rate", 2000, "high request rate (per second)")
+	flag.IntVar(&o.rounds, "rounds", 5, "latency rounds per rate (target order rotates each round)")
+	flag.DurationVar(&o.dur, "duration", 4*time.Second, "length of one latency attack")
+	flag.DurationVar(&o.bound, "p99-bound", 20*time.Millisecond, "p99 a rate must stay under to count as sustained")
+	flag.DurationVar(&o.stepDur, "step", 2*time.Second, "length of one maximum-rate step")
+	flag.IntVar(&o.maxStart, "max-start", 1000, "first rate of the maximum-rate search")
+	flag.IntVar(&o.maxLimit, "max-limit", 40000, "highest rate the search tries")
+	flag.IntVar(&o.streams, "streams", 10000, "idle SSE streams to open per target")
+	flag.IntVar(&o.loadCPU, "load-cpu", 0, "CPU for the load generator and upstream (-1: no pinning)")
+	flag.IntVar(&o.proxyCPU, "proxy-cpu", 1, "CPU for the proxy under test (-1: no pinning)")
+	flag.IntVar(&o.nice, "nice", 0, "nice value for the bench and the proxies it starts (root may go below 0)")
+	flag.DurationVar(&o.timeout, "timeout", 14*time.Minute, "bound on the whole run")
+	flag.BoolVar(&o.skipMax, "skip-max", false, "skip the maximum-rate search")
+	flag.BoolVar(&o.skipSSE, "skip-sse", false, "skip the idle-stream memory test")
+	flag.BoolVar(&o.swap, "swap", true, "also run the 5,000-route compile-and-swap test (go test ./internal/gateway)")
+	flag.StringVar(&o.pprof, "pprof", "", "only profile: drive aimesh at -high-rate for -duration, write its CPU profile here, exit")
+	flag.DurationVar(&o.sseHold, "sse-hold", 0, "keep the idle streams open this long after measuring (to inspect the proxy)")
+	flag.Parse()
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	if err := run(ctx, log, &o); err != nil {
+		log.Error("bench failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+var chatBody = []byte(`{"model":"llama-3.1-8b-instruct","messages":[` +
+	`{"role":"system","content":"You are a concise assistant for an infrastructure team."},` +
+	`{"role":"user","content":"Explain the difference between prefill and decode in LLM inference in two sentences."}],` +
+	`"temperature":0.2,"max_tokens":256}`)
+
+var streamBody = []byte(`{"model":"llama-3.1-8b-instruct","stream":true,"messages":[` +
+	`{"role":"user","content":"Stream a long answer."}],"max_tokens":4096}`)
+
+func run(ctx context.Context, log *slog.Logger, o *options) error {
+	rep := &report{started: time.Now(), command: "make bench-overhead (" + strings.Join(os.Args, " ") + ")",
+		machine: machine(), loadBefore: loadAvg(), lowRate: o.lowRate, highRate: o.highRate, rounds: o.rounds,
+		dur: o.dur, bound: o.bound, streams: o.streams, direct: "direct", compareAgainst: "nginx",
+		maxRPS: map[string]int{}, peakRSS: map[string]int64{}, sse: map[string]*sseResult{}}
+	if err := os.MkdirAll(o.work, 0o755); err != nil {
+		return fmt.Errorf("work dir: %w", err)
+	}
+	nofile, err := raiseNoFile(200000)
+	if err != nil {
+		log.Warn("could not raise the open-file limit", "limit", nofile, "err", err)
+	}
+	if err := pinAndNice(o.loadCPU, o.nice); err != nil {
+		log.Warn("pinning the load generator", "err", err)
+	} else if o.loadCPU >= 0 {
+		runtime.GOMAXPROCS(1)
+	}
+	rep.setup = fmt.Sprintf("proxy under test on CPU %d, load generator and upstream on CPU %d (taskset / sched_setaffinity; -1 = unpinned); "+
+		"aimesh with GOMAXPROCS=1, nginx worker_processes 1, HAProxy nbthread 1; keep-alive client->proxy->upstream; "+
+		"every proxy writes an access log line per request to a file; upstream: minimal HTTP/1.1 server, 1 KiB chat completion JSON; "+
+		"request: POST /v1/chat/completions, %d-byte body with a model (aimesh routes on it); RLIMIT_NOFILE %d; nice %d",
+		o.proxyCPU, o.loadCPU, len(chatBody), nofile, o.nice)
+	up, err := startUpstream(2)
+	if err != nil {
+		return err
+	}
+	defer up.Close()
+	l := &launcher{work: o.work, cpu: o.proxyCPU, log: log, nofile: nofile}
+	if m := int(maxConns(nofile)); rep.streams > m {
+		rep.notes = append(rep.notes, fmt.Sprintf("Idle streams: %d asked, %d opened per proxy: the hard open-file limit here is %d "+
+			"(no CAP_SYS_RESOURCE to raise it), and each stream holds a client and an upstream socket in the proxy.",
+			rep.streams, m, nofile))
+		rep.streams = m
+	}
+	if o.aimesh == "" {
+		if o.aimesh, err = buildAimesh(ctx, o.work); err != nil {
+			return err
+		}
+	}
+	targets := []*target{{name: "direct", url: "http://" + up.Addr(0) + "/v1/chat/completions", port: up.Port(0)}}
+	defer func() {
+		for _, t := range targets {
+			t.stop()
+		}
+	}()
+	for _, name := range strings.Split(o.only, ",") {
+		var t *target
+		switch strings.TrimSpace(name) {
+		case "aimesh":
+			t, err = l.startAimesh(o.aimesh, up, chatBody)
+		case "nginx":
+			t, err = l.startNginx(ctx, up, chatBody)
+		case "haproxy":
+			t, err = l.startHAProxy(ctx, up, chatBody)
+		case "":
+			continue
+		default:
+			err = errors.New("unknown target " + name)
+		}
+		if err != nil {
+			return err
+		}
+		targets = append(targets, t)
+	}
+	rep.targets = targets
+	if o.pprof != "" {
+		for _, t := range targets {
+			if t.name == "aimesh" {
+				return profileAimesh(ctx, log, t, chatBody, o.highRate, o.dur, o.pprof)
+			}
+		}
+		return errors.New("-pprof needs the aimesh target")
+	}
+	clients := map[string]*http.Client{}
+	for _, t := range targets {
+		clients[t.name] = newClient()
+	}
+	log.Info("latency phase", "rate", o.lowRate)
+	rep.low = latencyPhase(ctx, log, targets, clients, chatBody, o.lowRate, o.rounds, o.dur)
+	log.Info("latency phase", "rate", o.highRate)
+	rep.high = latencyPhase(ctx, log, targets, clients, chatBody, o.highRate, o.rounds, o.dur)
+	if !o.skipMax {
+		for _, t := range targets {
+			rep.maxRPS[t.name], _ = maxRate(ctx, log, t, clients[t.name], chatBody, o.bound, o.stepDur, o.maxStart, o.maxLimit)
+			clients[t.name].CloseIdleConnections()
+		}
+	}
+	for _, t := range targets[1:] {
+		rep.peakRSS[t.name] = statusKB(t.servingPID(), "VmHWM")
+	}
+	if !o.skipSSE {
+		for _, c := range clients {
+			c.CloseIdleConnections()
+		}
+		for _, t := range targets[1:] {
+			res, err := sseMemory(ctx, log, t, up, streamBody, rep.streams, 64, 2*time.Minute+o.sseHold, o.sseHold)
+			if err != nil {
+				log.Warn("sse", "err", err)
+			}
+			rep.sse[t.name] = res
+			waitStreamsClosed(up, 30*time.Second)
+		}
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("run cut short: %w", ctx.Err())
+	}
+	for _, t := range targets {
+		t.stop()
+	}
+	if o.swap {
+		rep.swap = runSwap(ctx, log)
+	}
+	rep.elapsed = time.Since(rep.started)
+	rep.loadAfter = loadAvg()
+	section := rep.markdown()
+	if o.doc == "" {
+		fmt.Print(section)
+		return nil
+	}
+	log.Info("writing", "doc", o.doc)
+	return writeDoc(o.doc, section)
+}
+
+// buildAimesh builds ./cmd/aimesh into dir.
+func buildAimesh(ctx context.Context, dir string) (string, error) {
+	bin := filepath.Join(dir, "aimesh")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/aimesh")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/aimesh: %w: %s", err, tail(out))
+	}
+	return bin, nil
+}

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat;
+// Linux fixes it at 100 for user space.
+const clockTicks = 100
+
+// raiseNoFile sets RLIMIT_NOFILE to n (soft and hard) so the bench and the
+// proxies it starts, which inherit the limit, can hold tens of thousands of
+// sockets. Without root only the soft limit can rise, up to the hard one.
+func raiseNoFile(n uint64) (uint64, error) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 0, fmt.Errorf("getrlimit: %w", err)
+	}
+	want := syscall.Rlimit{Cur: n, Max: n}
+	if lim.Max > n {
+		want.Max = lim.Max
+	}
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want); err != nil {
+		want = syscall.Rlimit{Cur: lim.Max, Max: lim.Max}
+		if err2 := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want); err2 != nil {
+			return lim.Cur, fmt.Errorf("setrlimit: %w", err)
+		}
+	}
+	return want.Cur, nil
+}
+
+// tids lists the threads of pid.
+func tids(pid int) ([]int, error) {
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return nil, fmt.Errorf("list threads: %w", err)
+	}
+	out := make([]int, 0, len(ents))
+	for _, e := range ents {
+		if t, err := strconv.Atoi(e.Name()); err == nil {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// pinAndNice pins every thread of this process to cpu (when cpu >= 0) and
+// sets their nice value (when nice != 0). Both are per-thread on Linux;
+// threads and processes started later inherit them from their creator.
+func pinAndNice(cpu, nice int) error {
+	ts, err := tids(os.Getpid())
+	if err != nil {
+		return err
+	}
+	for _, t := range ts {
+		if cpu >= 0 {
+			var set unix.CPUSet
+			set.Set(cpu)
+			if err := unix.SchedSetaffinity(t, &set); err != nil {
+				return fmt.Errorf("pin thread %d to cpu %d: %w", t, cpu, err)
+			}
+		}
+		if nice != 0 {
+			if err := syscall.Setpriority(syscall.PRIO_PROCESS, t, nice); err != nil {
+				return fmt.Errorf("nice thread %d: %w", t, err)
+			}
+		}
+	}
+	return nil
+}
+
+// cpuTicks is utime+stime of pid and of its children (nginx's worker is a
+// child of its master), in clock ticks.
+func cpuTicks(pid int) uint64 {
+	var sum uint64
+	for _, p := range tree(pid) {
+		sum += procTicks(p)
+	}
+	return sum
+}
+
+func procTicks(pid int) uint64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which may hold spaces: state is
+	// field 3, utime 14, stime 15.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseUint(f[11], 10, 64)
+	st, _ := strconv.ParseUint(f[12], 10, 64)
+	return ut + st
+}
+
+// tree is pid and its descendants.
+func tree(pid int) []int {
+	out := []int{pid}
+	for i := 0; i < len(out); i++ {
+		out = append(out, children(out[i])...)
+	}
+	return out
+}
+
+func children(pid int) []int {
+	var out []int
+	ts, _ := tids(pid)
+	for _, t := range ts {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, t))
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if c, err := strconv.Atoi(f); err == nil {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// statusKB reads a "Vm..." line of /proc/PID/status, in KiB.
+func statusKB(pid int, field string) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			f := strings.Fields(rest)
+			if len(f) > 0 {
+				n, _ := strconv.ParseInt(f[0], 10, 64)
+				return n
+			}
+		}
+	}
+	return 0
+}
+
+// commName is /proc/PID/comm.
+func commName(pid int) string {
+	b, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "comm"))
+	return strings.TrimSpace(string(b))
+}

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+)
+
+// profileAimesh drives aimesh at rate for dur while its admin listener
+// records a CPU profile into path (for `go tool pprof`).
+func profileAimesh(ctx context.Context, log *slog.Logger, t *target, body []byte, rate int, dur time.Duration, path string) error {
+	if t.admin == "" {
+		return fmt.Errorf("%s has no admin listener", t.name)
+	}
+	type got struct {
+		b   []byte
+		err error
+	}
+	ch := make(chan got, 1)
+	go func() {
+		c := &http.Client{Timeout: dur + 30*time.Second}
+		resp, err := c.Get("http://" + t.admin + "/debug/pprof/profile?seconds=" + strconv.Itoa(int(dur.Seconds())))
+		if err != nil {
+			ch <- got{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		ch <- got{b, err}
+	}()
+	res := attack(ctx, t, newClient(), body, rate, dur+time.Second)
+	log.Info("profiled load", "target", t.name, "rate", rate, "sent", res.sent, "errors", res.errs,
+		"cpu_s_per_10k", float64(res.ticks)/clockTicks/float64(max(res.sent, 1))*10000)
+	g := <-ch
+	if g.err != nil {
+		return fmt.Errorf("cpu profile: %w", g.err)
+	}
+	if err := os.WriteFile(path, g.b, 0o644); err != nil {
+		return fmt.Errorf("write profile: %w", err)
+	}
+	log.Info("cpu profile written", "path", path)
+	return nil
+}

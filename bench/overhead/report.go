@@ -1,0 +1,252 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+)
+
+const (
+	beginMark = "<!-- overhead:begin -->"
+	endMark   = "<!-- overhead:end -->"
+)
+
+// report is everything one run measured.
+type report struct {
+	started        time.Time
+	elapsed        time.Duration
+	command        string
+	machine        string
+	loadBefore     string
+	loadAfter      string
+	setup          string
+	lowRate        int
+	highRate       int
+	rounds         int
+	dur            time.Duration
+	bound          time.Duration
+	streams        int
+	targets        []*target
+	low, high      map[string]*phaseStats
+	maxRPS         map[string]int
+	peakRSS        map[string]int64 // KiB
+	sse            map[string]*sseResult
+	swap           *swapResult
+	notes          []string
+	versions       map[string]string
+	direct         string // name of the baseline target
+	compareAgainst string // the peer the targets compare with
+}
+
+func us(d time.Duration) string { return fmt.Sprintf("%.0f", float64(d)/float64(time.Microsecond)) }
+
+// added is the median over rounds of target minus direct at quantile
+// index i (0: p50, 1: p90, 2: p99).
+func (r *report) added(ph map[string]*phaseStats, name string, i int) time.Duration {
+	return addedMedian(ph[name], ph[r.direct], i)
+}
+
+func (r *report) latencyCell(ph map[string]*phaseStats, name string) string {
+	s := ph[name]
+	if s == nil || len(s.lat) == 0 {
+		return "n/a"
+	}
+	var cell string
+	if name == r.direct {
+		cell = fmt.Sprintf("(%s / %s / %s)", us(s.median(0)), us(s.median(1)), us(s.median(2)))
+	} else {
+		cell = fmt.Sprintf("%s / %s / %s", us(r.added(ph, name, 0)), us(r.added(ph, name, 1)), us(r.added(ph, name, 2)))
+	}
+	if s.errs > 0 {
+		cell += fmt.Sprintf(" (%d errors)", s.errs)
+	}
+	return cell
+}
+
+// markdown renders the section, markers included.
+func (r *report) markdown() string {
+	var b strings.Builder
+	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	w("%s\n## Proxy overhead: aimesh, nginx and HAProxy\n\n", beginMark)
+	w("Client-observed cost of the hop: latency through each proxy minus latency direct to the same\n")
+	w("loopback upstream, measured in the same run with open-loop load (vegeta, constant rate).\n")
+	w("Absolute numbers drift on this shared machine; compare the rows with each other.\n\n")
+	w("- Run: %s, %s, `%s`\n", r.started.UTC().Format("2006-01-02 15:04 UTC"), r.elapsed.Round(time.Second), r.command)
+	w("- Machine: %s; load average %s before, %s after (other engineers' builds share it)\n", r.machine, r.loadBefore, r.loadAfter)
+	w("- Setup: %s\n", r.setup)
+	w("- Versions: %s\n", r.versionLine())
+	w("- Latency: %d rounds x %s per target and rate, target order rotated each round; added = median over rounds of "+
+		"(target minus direct at the same quantile in the same round); direct's own latency (median over rounds) in parentheses\n\n",
+		r.rounds, r.dur)
+	w("| target | added p50 / p90 / p99 (us) at %d rps | added p50 / p90 / p99 (us) at %d rps | max rps (100%% 200, p99 <= %s) | CPU s / 10k req (at %d rps) | rps per core from CPU | peak RSS | RSS / idle SSE stream (%d streams) |\n",
+		r.lowRate, r.highRate, r.bound, r.highRate, r.streams)
+	w("|---|---|---|---|---|---|---|---|\n")
+	for _, t := range r.targets {
+		cpu, perCore, rss, sse := "-", "-", "-", "-"
+		if t.name != r.direct {
+			if s := r.high[t.name]; s != nil && s.cpuPer10k() > 0 {
+				cpu = fmt.Sprintf("%.2f", s.cpuPer10k())
+				perCore = fmt.Sprintf("%.0f", 10000/s.cpuPer10k())
+			}
+			if k := r.peakRSS[t.name]; k > 0 {
+				rss = fmt.Sprintf("%.1f MiB", float64(k)/1024)
+			}
+			if s := r.sse[t.name]; s != nil {
+				sse = fmt.Sprintf("%.1f KiB", s.perStream/1024)
+				if s.openFailed > 0 {
+					sse += fmt.Sprintf(" (%d failed to open)", s.openFailed)
+				}
+			}
+		}
+		maxCell := "-"
+		if m, ok := r.maxRPS[t.name]; ok {
+			maxCell = fmt.Sprint(m)
+			if t.name == r.direct {
+				maxCell += " (harness ceiling)"
+			}
+		}
+		w("| %s | %s | %s | %s | %s | %s | %s | %s |\n", t.name, r.latencyCell(r.low, t.name), r.latencyCell(r.high, t.name),
+			maxCell, cpu, perCore, rss, sse)
+	}
+	w("\n%s", r.targetsTable())
+	if r.swap != nil {
+		w("\n%s", r.swap.markdown())
+	}
+	for _, n := range r.notes {
+		w("\n%s\n", n)
+	}
+	w("\n%s\n", endMark)
+	return b.String()
+}
+
+func (r *report) versionLine() string {
+	var parts []string
+	for _, t := range r.targets {
+		if t.version != "" {
+			parts = append(parts, t.name+" "+t.version)
+		}
+	}
+	parts = append(parts, runtime.Version()+" (bench)", "vegeta v12.13.0")
+	return strings.Join(parts, ", ")
+}
+
+func mark(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "**missed**"
+}
+
+// targetsTable checks the tracker's targets, as ratios of the same run.
+func (r *report) targetsTable() string {
+	var b strings.Builder
+	b.WriteString("| target | measured | result |\n|---|---|---|\n")
+	peer := r.compareAgainst
+	if s := r.low["aimesh"]; s != nil && len(s.lat) > 0 {
+		a := r.added(r.low, "aimesh", 2)
+		line := fmt.Sprintf("aimesh %s us", us(a))
+		ok := a <= 100*time.Microsecond
+		if p := r.low[peer]; p != nil && len(p.lat) > 0 {
+			pa := r.added(r.low, peer, 2)
+			line += fmt.Sprintf(", %s %s us", peer, us(pa))
+			ok = ok && a <= pa
+		}
+		fmt.Fprintf(&b, "| p99 added at %d rps <= 100 us and <= %s's | %s | %s |\n", r.lowRate, peer, line, mark(ok))
+	}
+	if a, ok := r.maxRPS["aimesh"]; ok {
+		if p, ok := r.maxRPS[peer]; ok && p > 0 {
+			ratio := float64(a) / float64(p)
+			note := ""
+			if d := r.maxRPS[r.direct]; d > 0 && p >= d {
+				note = fmt.Sprintf(" (%s reached the harness ceiling, %d)", peer, d)
+			}
+			fmt.Fprintf(&b, "| max rps aimesh / %s >= 1.0 (open loop) | %d / %d = %.2f%s | %s |\n", peer, a, p, ratio, note, mark(ratio >= 1))
+		}
+	}
+	if a, p := r.high["aimesh"], r.high[peer]; a != nil && p != nil && a.cpuPer10k() > 0 && p.cpuPer10k() > 0 {
+		ratio := p.cpuPer10k() / a.cpuPer10k()
+		fmt.Fprintf(&b, "| rps per core aimesh / %s >= 1.0 (from CPU s per request at %d rps) | %.0f / %.0f = %.2f | %s |\n",
+			peer, r.highRate, 10000/a.cpuPer10k(), 10000/p.cpuPer10k(), ratio, mark(ratio >= 1))
+	}
+	if s := r.sse["aimesh"]; s != nil {
+		fmt.Fprintf(&b, "| <= 16 KiB per open SSE stream | %.1f KiB | %s |\n", s.perStream/1024, mark(s.perStream <= 16*1024))
+	}
+	if r.swap != nil && r.swap.ok {
+		ok := r.swap.applyMS < 100 && r.swap.failed == 0
+		fmt.Fprintf(&b, "| 5,000-route compile and swap < 100 ms, zero failed requests | %.1f ms (benchmark mean), %d failed of %d during %d swaps | %s |\n",
+			r.swap.applyMS, r.swap.failed, r.swap.requests, r.swap.swaps, mark(ok))
+	}
+	return b.String()
+}
+
+// writeDoc replaces the section between the markers in path, appending it
+// (and creating the file) when the markers are absent.
+func writeDoc(path, section string) error {
+	old, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	var out []byte
+	i, j := bytes.Index(old, []byte(beginMark)), bytes.Index(old, []byte(endMark))
+	switch {
+	case i >= 0 && j > i:
+		out = append(append(append(out, old[:i]...), section...), old[j+len(endMark):]...)
+	case len(old) == 0:
+		out = []byte("# Benchmarks\n\n" + section + "\n")
+	default:
+		out = append(bytes.TrimRight(old, "\n"), "\n\n"+section+"\n"...)
+	}
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// machine describes the host: CPU model, CPU count, kernel, memory.
+func machine() string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "model name"); ok {
+				model = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	kernel := "?"
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		kernel = strings.TrimSpace(string(b))
+	}
+	mem := statusMemTotal()
+	return fmt.Sprintf("%s, %d CPUs, %s RAM, Linux %s", model, runtime.NumCPU(), mem, kernel)
+}
+
+func statusMemTotal() string {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return "?"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+			var kb int64
+			fmt.Sscan(strings.TrimSpace(v), &kb)
+			return fmt.Sprintf("%.0f GiB", float64(kb)/1024/1024)
+		}
+	}
+	return "?"
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
