@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -147,7 +148,7 @@ func (f *Forwarder) Forward(w http.ResponseWriter, r *http.Request, p *Plan, res
 		// request, but the Transport may still be writing an attempt's
 		// body (the upstream answered before reading it all): detach
 		// every reader first.
-		body = &bodySource{b: p.Body}
+		body = newBodySource(p.Body)
 		defer body.release()
 	case r.Body != nil && r.Body != http.NoBody:
 		keep := f.MaxReplay
@@ -350,15 +351,38 @@ func (f *Forwarder) outRequest(ctx context.Context, r *http.Request, p *Plan, bo
 // readers share one mutex, held only while copying a chunk, so release
 // never waits for an upstream that stopped reading. (They have no
 // WriteTo on purpose: it would hold the lock for a whole blocking write.)
+//
+// A body of up to smallBody bytes is copied instead: attempts read the
+// copy through a bytes.Reader, which the Transport knows to be in memory
+// and writes together with the headers, one write instead of two (for
+// any other reader it flushes the headers first), and the copy is
+// nobody else's to reuse.
 type bodySource struct {
 	mu       sync.Mutex
 	b        []byte
+	own      []byte // the private copy of a small body
 	released bool
+}
+
+// smallBody is the largest body bodySource copies: one that fits the
+// upstream connection's write buffer (see Pools) with the headers.
+const smallBody = 3 << 10
+
+func newBodySource(b []byte) *bodySource {
+	if len(b) <= smallBody {
+		return &bodySource{own: bytes.Clone(b)}
+	}
+	return &bodySource{b: b}
 }
 
 var errBodyReleased = errors.New("request body released: the request is over")
 
-func (s *bodySource) open() io.ReadCloser { return &bodyReader{s: s} }
+func (s *bodySource) open() io.ReadCloser {
+	if s.own != nil {
+		return io.NopCloser(bytes.NewReader(s.own))
+	}
+	return &bodyReader{s: s}
+}
 
 func (s *bodySource) release() {
 	s.mu.Lock()
