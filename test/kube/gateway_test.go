@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -160,7 +161,7 @@ func TestGatewayServesClusterMesh(t *testing.T) {
 			t.Errorf("Lease holder %v, want one of the replicas", h)
 		}
 		out := mustKubectl(t, ctx, env, "", "get", "virtualrouters", "-n", "ai")
-		if !strings.Contains(out, "True    Served") {
+		if !regexp.MustCompile(`ai-virtual-router\s+8080\s+True\s+Served`).MatchString(out) {
 			t.Errorf("kubectl get virtualrouters:\n%s", out)
 		}
 	})
