@@ -160,7 +160,7 @@ func render(all []stats, rates []float64, args []string, s setup, w workload, d,
 		"a request is whether its context is cached. Each cell is one run: at and past saturation, round robin's and " +
 		"least request's numbers vary from run to run by a factor of about three (how soon head-of-line blocking on a " +
 		"full KV cache cascades), inference's p90 by the share of cache misses around the 10% mark.\n\n")
-	b.WriteString("The route has a retry policy (connection errors, one retry), as production routes do; it also makes " +
-		"aimesh buffer the request body, which every policy here pays for alike.\n\n")
+	b.WriteString("The route has a retry policy (one retry on connection errors), as production routes do. The inference " +
+		"policy reads the request body (bounded) for the prompt; the others stream it.\n\n")
 	return b.String()
 }
