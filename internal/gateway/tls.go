@@ -120,7 +120,7 @@ func tlsMode(spec *v1.ListenerTLS) v1.ListenerTLSMode {
 // certificate is looked up per handshake in the snapshot being served, so
 // a reload that changes certificate files takes effect without a rebind.
 func (g *Gateway) wrapTLS(ln net.Listener, port int, mode v1.ListenerTLSMode) net.Listener {
-	if mode == v1.TLSModeDisabled {
+	if mode == v1.TLSModeDisabled || mode == "" { // "": the mesh listener
 		return ln
 	}
 	dyn := &tls.Config{
