@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -14,6 +15,8 @@ import (
 	"github.com/aimesh/aimesh/internal/openai"
 	"github.com/aimesh/aimesh/internal/snapshot"
 )
+
+var sseBufPool = sync.Pool{New: func() any { b := make([]byte, 4<<10); return &b }}
 
 // respond streams resp to the client. Streaming responses (event streams
 // and bodies of unknown length) are flushed after every read from the
@@ -35,7 +38,8 @@ func (f *Forwarder) respond(w http.ResponseWriter, r *http.Request, resp *http.R
 		}
 		h["Trailer"] = []string{strings.Join(keys, ", ")}
 	}
-	stream := resp.ContentLength < 0 || strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream")
+	sse := strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream")
+	stream := resp.ContentLength < 0 || sse
 	res.Code = resp.StatusCode
 	w.WriteHeader(resp.StatusCode)
 	rc := http.NewResponseController(w)
@@ -47,8 +51,15 @@ func (f *Forwarder) respond(w http.ResponseWriter, r *http.Request, resp *http.R
 		timer = time.AfterFunc(idle, func() { cancel(errIdle) })
 		defer timer.Stop()
 	}
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
+	pool := &bufPool
+	if sse {
+		// An open event stream holds its buffer while it waits for the
+		// next event, often for minutes: 4 KiB (events are much smaller)
+		// rather than 32 KiB per stream.
+		pool = &sseBufPool
+	}
+	bp := pool.Get().(*[]byte)
+	defer pool.Put(bp)
 	buf := *bp
 	first := true
 	for {
