@@ -4,7 +4,8 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-	"unicode/utf8"
+
+	"github.com/aimesh/aimesh/internal/jsonstr"
 )
 
 // Error types aimesh puts in {"error":{"type":...}}.
@@ -65,71 +66,14 @@ func WriteError(w http.ResponseWriter, status int, typ, code, message string) {
 // event after a stream has started.
 func AppendError(dst []byte, typ, code, message string) []byte {
 	dst = append(dst, `{"error":{"message":`...)
-	dst = appendQuoted(dst, message)
+	dst = jsonstr.AppendQuoted(dst, message)
 	dst = append(dst, `,"type":`...)
-	dst = appendQuoted(dst, typ)
+	dst = jsonstr.AppendQuoted(dst, typ)
 	dst = append(dst, `,"code":`...)
 	if code == "" {
 		dst = append(dst, "null"...)
 	} else {
-		dst = appendQuoted(dst, code)
+		dst = jsonstr.AppendQuoted(dst, code)
 	}
 	return append(dst, "}}"...)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendQuoted appends s as a JSON string the way encoding/json writes it,
-// except that <, > and & are not escaped: invalid UTF-8 becomes \ufffd and
-// U+2028 and U+2029 are escaped.
-func appendQuoted(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		ch := s[i]
-		if ch < utf8.RuneSelf {
-			if ch >= 0x20 && ch != '"' && ch != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch ch {
-			case '"', '\\':
-				dst = append(dst, '\\', ch)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[ch>>4], hexDigits[ch&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }

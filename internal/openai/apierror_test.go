@@ -5,6 +5,8 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"testing"
+
+	"github.com/aimesh/aimesh/internal/jsonstr"
 )
 
 func TestWriteError(t *testing.T) {
@@ -62,7 +64,7 @@ func TestAppendError(t *testing.T) {
 			// Same escaping as encoding/json, minus its HTML escaping.
 			var std []byte
 			std = appendStdQuoted(t, tt.msg)
-			if q := appendQuoted(nil, tt.msg); string(q) != string(std) {
+			if q := jsonstr.AppendQuoted(nil, tt.msg); string(q) != string(std) {
 				t.Errorf("appendQuoted = %s, encoding/json (no HTML escape) = %s", q, std)
 			}
 		})
@@ -103,7 +105,7 @@ func FuzzAppendQuoted(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if got, want := appendQuoted(nil, s), appendStdQuoted(t, s); string(got) != string(want) {
+		if got, want := jsonstr.AppendQuoted(nil, s), appendStdQuoted(t, s); string(got) != string(want) {
 			t.Fatalf("appendQuoted(%q) = %s, encoding/json = %s", s, got, want)
 		}
 	})

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/aimesh/aimesh/api/v1alpha1"
+
+	"github.com/aimesh/aimesh/internal/jsonstr"
 )
 
 // DefaultTextFormat is Envoy's default access log line, used when a
@@ -357,7 +359,7 @@ func compileJSON(refs []v1alpha1.JSONFormatRef) (*compiled, error) {
 		if !typed {
 			for j := range segs {
 				if segs[j].op == opLiteral {
-					segs[j].lit = string(appendJSONInner(nil, segs[j].lit))
+					segs[j].lit = string(jsonstr.AppendInner(nil, segs[j].lit))
 				}
 			}
 		}
@@ -366,7 +368,7 @@ func compileJSON(refs []v1alpha1.JSONFormatRef) (*compiled, error) {
 			sep = "{"
 		}
 		fields = append(fields, jsonField{
-			prefix: string(appendJSONString([]byte(sep), r.Key)) + ":",
+			prefix: string(jsonstr.AppendQuoted([]byte(sep), r.Key)) + ":",
 			segs:   segs,
 			typed:  typed,
 		})

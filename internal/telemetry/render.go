@@ -5,8 +5,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 	"unsafe"
+
+	"github.com/aimesh/aimesh/internal/jsonstr"
 )
 
 type valKind uint8
@@ -213,10 +214,10 @@ func appendJSON(b []byte, tmp *[]byte, fields []jsonField, e *Entry) []byte {
 			case valNumber:
 				b = strconv.AppendInt(b, n, 10)
 			case valString:
-				b = appendJSONString(b, truncate(v, s.maxLen))
+				b = jsonstr.AppendQuoted(b, truncate(v, s.maxLen))
 			case valTime:
 				*tmp = s.appendValue((*tmp)[:0], e, false)
-				b = appendJSONString(b, bytesString(*tmp))
+				b = jsonstr.AppendQuoted(b, bytesString(*tmp))
 			}
 			continue
 		}
@@ -228,7 +229,7 @@ func appendJSON(b []byte, tmp *[]byte, fields []jsonField, e *Entry) []byte {
 				continue
 			}
 			*tmp = s.appendValue((*tmp)[:0], e, false)
-			b = appendJSONInner(b, bytesString(*tmp))
+			b = jsonstr.AppendInner(b, bytesString(*tmp))
 		}
 		b = append(b, '"')
 	}
@@ -240,61 +241,6 @@ func appendJSON(b []byte, tmp *[]byte, fields []jsonField, e *Entry) []byte {
 func bytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 const hexDigits = "0123456789abcdef"
-
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	b = appendJSONInner(b, s)
-	return append(b, '"')
-}
-
-// appendJSONInner appends s escaped for a JSON string: quotes, backslashes
-// and control characters are escaped, invalid UTF-8 becomes U+FFFD, and
-// U+2028/U+2029 are escaped for JavaScript consumers.
-func appendJSONInner(b []byte, s string) []byte {
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	return append(b, s[start:]...)
-}
 
 // appendSanitized appends s, escaping ASCII control characters (\n, \r, \t,
 // \xNN) so one request always makes one text line.
