@@ -74,3 +74,19 @@ func TestPercentile(t *testing.T) {
 		t.Fatal("nearest-rank percentiles")
 	}
 }
+
+func TestSaturating(t *testing.T) {
+	all := []stats{
+		{policy: "roundRobin", rate: 10, tokensPerSecond: 240, success: 1},
+		{policy: "inference", rate: 10, tokensPerSecond: 240, success: 1},
+		{policy: "roundRobin", rate: 20, tokensPerSecond: 470, success: 1},
+		{policy: "roundRobin", rate: 30, tokensPerSecond: 600, success: 1},
+		{policy: "roundRobin", rate: 40, tokensPerSecond: 610, success: 0.9},
+	}
+	if got := saturating(all, []float64{10, 20, 30, 40}, 24); got != 30 {
+		t.Fatalf("saturating = %g, want 30 (600 < 90%% of 720)", got)
+	}
+	if got := saturating(all[:3], []float64{10, 20}, 24); got != 20 {
+		t.Fatalf("never saturated: want the last rate, got %g", got)
+	}
+}
