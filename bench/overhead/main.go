@@ -59,7 +59,7 @@ func main() {
 	flag.IntVar(&o.highRate, "high-rate", 2000, "high request rate (per second)")
 	flag.IntVar(&o.rounds, "rounds", 5, "latency rounds per rate (target order rotates each round)")
 	flag.DurationVar(&o.dur, "duration", 4*time.Second, "length of one latency attack")
-	flag.DurationVar(&o.bound, "p99-bound", 20*time.Millisecond, "p99 a rate must stay under to count as sustained")
+	flag.DurationVar(&o.bound, "p99-bound", 50*time.Millisecond, "p99 a rate must stay under to count as sustained")
 	flag.DurationVar(&o.stepDur, "step", 2*time.Second, "length of one maximum-rate step")
 	flag.IntVar(&o.maxStart, "max-start", 1000, "first rate of the maximum-rate search")
 	flag.IntVar(&o.maxLimit, "max-limit", 40000, "highest rate the search tries")
@@ -97,6 +97,7 @@ func run(ctx context.Context, log *slog.Logger, o *options) error {
 	rep := &report{started: time.Now(), command: "make bench-overhead (" + strings.Join(os.Args, " ") + ")",
 		machine: machine(), loadBefore: loadAvg(), lowRate: o.lowRate, highRate: o.highRate, rounds: o.rounds,
 		dur: o.dur, bound: o.bound, streams: o.streams, direct: "direct", compareAgainst: "nginx",
+		proxyCPU: o.proxyCPU, stepDur: o.stepDur,
 		maxRPS: map[string]int{}, peakRSS: map[string]int64{}, sse: map[string]*sseResult{}}
 	if err := os.MkdirAll(o.work, 0o755); err != nil {
 		return fmt.Errorf("work dir: %w", err)

@@ -77,8 +77,9 @@ backend llm
 
 // maxConns is how many proxied connections (a client socket and an
 // upstream socket each) fit in the open-file limit, keeping room for the
-// listeners, logs and up to 256 idle keep-alive connections per upstream.
-func maxConns(nofile uint64) uint64 { return (nofile - 1000) / 2 }
+// listeners, logs, idle keep-alive connections (256 per upstream) and
+// connections still closing from earlier phases.
+func maxConns(nofile uint64) uint64 { return (nofile - 2000) / 2 }
 
 func fill(tmpl string, kv ...string) string {
 	return strings.NewReplacer(kv...).Replace(tmpl)

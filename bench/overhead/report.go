@@ -39,6 +39,8 @@ type report struct {
 	versions       map[string]string
 	direct         string // name of the baseline target
 	compareAgainst string // the peer the targets compare with
+	proxyCPU       int
+	stepDur        time.Duration
 }
 
 func us(d time.Duration) string { return fmt.Sprintf("%.0f", float64(d)/float64(time.Microsecond)) }
@@ -111,6 +113,13 @@ func (r *report) markdown() string {
 		w("| %s | %s | %s | %s | %s | %s | %s | %s |\n", t.name, r.latencyCell(r.low, t.name), r.latencyCell(r.high, t.name),
 			maxCell, cpu, perCore, rss, sse)
 	}
+	w("\nAdded latency includes the hop to the proxy's CPU and back: with the proxy pinned to another CPU than the "+
+		"load generator and upstream, each request wakes CPU %d twice, which on this VM costs every proxy alike "+
+		"(nginx's and HAProxy's event loops too) a few hundred microseconds at low rates. CPU s / 10k requests is "+
+		"utime+stime of the proxy's processes during the %d rps rounds; rps per core is 10,000 divided by it. "+
+		"Peak RSS is VmHWM after the latency and maximum-rate phases. Max rps: a %s step passes when one of three "+
+		"tries has every request answered 200 and p99 within the bound; direct's ceiling is the load generator's and "+
+		"upstream's on one CPU.\n", r.proxyCPU, r.highRate, r.stepDur)
 	w("\n%s", r.targetsTable())
 	if r.swap != nil {
 		w("\n%s", r.swap.markdown())

@@ -187,7 +187,10 @@ func (l *launcher) startAimesh(bin string, up *upstream, body []byte) (*target, 
 	t := &target{name: "aimesh", port: port, logPath: filepath.Join(l.work, "aimesh.log"), admin: fmt.Sprintf("127.0.0.1:%d", admin),
 		url: fmt.Sprintf("http://127.0.0.1:%d/v1/chat/completions", port)}
 	if v, err := exec.Command(bin, "version").Output(); err == nil {
-		t.version = strings.TrimSpace(string(v))
+		t.version = strings.TrimPrefix(strings.TrimSpace(string(v)), "aimesh ")
+	}
+	if c, err := exec.Command("git", "describe", "--always", "--dirty").Output(); err == nil {
+		t.version += " (" + strings.TrimSpace(string(c)) + ")"
 	}
 	cmd := l.command([]string{"GOMAXPROCS=1"}, bin, "run", "-f", cfgPath, "--no-watch",
 		"--listen-address", "127.0.0.1", "--mesh-listen", "", "--admin", t.admin,
