@@ -155,7 +155,8 @@ func render(all []stats, rates []float64, args []string, s setup, w workload, d,
 		"least request's TTFTs vary a lot from run to run on this shared 2-core machine (round robin's p90 at 60 req/s " +
 		"was between 1.9 s and 31 s in earlier runs: how soon head-of-line blocking on a full KV cache cascades, and " +
 		"how busy the cores are), and inference's p90 moves between about 30 ms and 330 ms (a full prefill) as its " +
-		"share of cache misses crosses 10%.\n\n")
+		"share of cache misses crosses 10%. One full run made while tuning had inference's p90 at 45 req/s at 6 s, " +
+		"a stall that four reruns of that cell did not reproduce.\n\n")
 	b.WriteString("The route has a retry policy (one retry on connection errors), as production routes do. The inference " +
 		"policy reads the request body (bounded) for the prompt; the others stream it.\n\n")
 	return b.String()
