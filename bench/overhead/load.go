@@ -39,14 +39,20 @@ type attackResult struct {
 // attack sends rate requests per second for dur (vegeta's constant pacer:
 // open loop) and collects latencies.
 func attack(ctx context.Context, t *target, c *http.Client, body []byte, rate int, dur time.Duration) *attackResult {
-	atk := vegeta.NewAttacker(vegeta.Client(c), vegeta.Workers(32), vegeta.MaxWorkers(4096))
+	return attackWorkers(ctx, t, c, body, rate, dur, 32, 4096)
+}
+
+// attackWorkers is attack with vegeta's worker bounds; rate 0 sends as
+// fast as maxWorkers workers can (a closed loop of maxWorkers clients).
+func attackWorkers(ctx context.Context, t *target, c *http.Client, body []byte, rate int, dur time.Duration, workers, maxWorkers uint64) *attackResult {
+	atk := vegeta.NewAttacker(vegeta.Client(c), vegeta.Workers(workers), vegeta.MaxWorkers(maxWorkers))
 	tr := vegeta.NewStaticTargeter(vegeta.Target{
 		Method: http.MethodPost, URL: t.url, Body: body,
 		Header: http.Header{"Content-Type": {"application/json"}},
 	})
 	stop := context.AfterFunc(ctx, func() { atk.Stop() })
 	defer stop()
-	r := &attackResult{lat: make([]time.Duration, 0, int(float64(rate)*dur.Seconds())+16)}
+	r := &attackResult{lat: make([]time.Duration, 0, int(float64(max(rate, 10000))*dur.Seconds())+16)}
 	pid := t.pid()
 	var before uint64
 	if pid != 0 {
@@ -147,6 +153,7 @@ type rateStep struct {
 	ok   bool
 	p99  time.Duration
 	errs int
+	busy float64 // fraction of a core the target's processes used
 }
 
 // maxRate finds the highest rate a target sustains for stepDur with every
@@ -161,10 +168,13 @@ func maxRate(ctx context.Context, log *slog.Logger, t *target, c *http.Client, b
 		for attempt := 0; attempt < 3 && ctx.Err() == nil; attempt++ {
 			r := attack(ctx, t, c, body, rate, stepDur)
 			slices.Sort(r.lat)
-			st := rateStep{rate: rate, p99: quantile(r.lat, 0.99), errs: r.errs}
+			st := rateStep{rate: rate, p99: quantile(r.lat, 0.99), errs: r.errs,
+				busy: float64(r.ticks) / clockTicks / stepDur.Seconds()}
 			st.ok = r.errs == 0 && r.sent > 0 && st.p99 <= bound
 			steps = append(steps, st)
-			log.Info("max-rate step", "target", t.name, "rate", rate, "ok", st.ok, "p99", st.p99, "errors", r.errs, "first_error", r.firstErr)
+			log.Info("max-rate step", "target", t.name, "rate", rate, "ok", st.ok, "p99", st.p99, "errors", r.errs,
+				"first_error", r.firstErr, "sent_per_s", int(float64(r.sent)/stepDur.Seconds()),
+				"proxy_core_busy", st.busy)
 			time.Sleep(time.Second) // let the target drain
 			if st.ok {
 				return true
@@ -233,3 +243,39 @@ func (s *phaseStats) median(i int) time.Duration {
 }
 
 func roundTo(n, step int) int { return (n + step/2) / step * step }
+
+// saturation is a closed-loop run: conns clients send back to back.
+type saturation struct {
+	rps   float64 // successful requests per second
+	p99   time.Duration
+	cpu   float64 // CPU seconds per 10k requests of the target's processes
+	errs  int
+	conns int
+}
+
+// saturate runs conns closed-loop clients against t for dur.
+func saturate(ctx context.Context, log *slog.Logger, t *target, c *http.Client, body []byte, conns int, dur time.Duration) *saturation {
+	r := attackWorkers(ctx, t, c, body, 0, dur, uint64(conns), uint64(conns))
+	slices.Sort(r.lat)
+	s := &saturation{rps: float64(len(r.lat)) / dur.Seconds(), p99: quantile(r.lat, 0.99), errs: r.errs, conns: conns}
+	if r.sent > 0 {
+		s.cpu = float64(r.ticks) / clockTicks / float64(r.sent) * 10000
+	}
+	log.Info("saturation", "target", t.name, "conns", conns, "rps", int(s.rps), "p99", s.p99, "errors", r.errs, "cpu_s_per_10k", s.cpu)
+	return s
+}
+
+// busy is the fraction of one core the target used: rate times CPU per
+// request.
+func (s *saturation) busy() float64 { return s.rps * s.cpu / 10000 }
+
+// busyAt is the core use of the passing step at rate (0 if none).
+func busyAt(steps []rateStep, rate int) float64 {
+	b := 0.0
+	for _, st := range steps {
+		if st.ok && st.rate == rate {
+			b = max(b, st.busy)
+		}
+	}
+	return b
+}

@@ -98,7 +98,7 @@ func run(ctx context.Context, log *slog.Logger, o *options) error {
 		machine: machine(), loadBefore: loadAvg(), lowRate: o.lowRate, highRate: o.highRate, rounds: o.rounds,
 		dur: o.dur, bound: o.bound, streams: o.streams, direct: "direct", compareAgainst: "nginx",
 		proxyCPU: o.proxyCPU, stepDur: o.stepDur,
-		maxRPS: map[string]int{}, peakRSS: map[string]int64{}, sse: map[string]*sseResult{}}
+		maxRPS: map[string]int{}, peakRSS: map[string]int64{}, sse: map[string]*sseResult{}, sat: map[string]*saturation{}, maxBusy: map[string]float64{}}
 	if err := os.MkdirAll(o.work, 0o755); err != nil {
 		return fmt.Errorf("work dir: %w", err)
 	}
@@ -139,20 +139,22 @@ func run(ctx context.Context, log *slog.Logger, o *options) error {
 			t.stop()
 		}
 	}()
-	for _, name := range strings.Split(o.only, ",") {
-		var t *target
-		switch strings.TrimSpace(name) {
+	start := func(name string) (*target, error) {
+		switch name {
 		case "aimesh":
-			t, err = l.startAimesh(o.aimesh, up, chatBody)
+			return l.startAimesh(o.aimesh, up, chatBody)
 		case "nginx":
-			t, err = l.startNginx(ctx, up, chatBody)
+			return l.startNginx(ctx, up, chatBody)
 		case "haproxy":
-			t, err = l.startHAProxy(ctx, up, chatBody)
-		case "":
-			continue
-		default:
-			err = errors.New("unknown target " + name)
+			return l.startHAProxy(ctx, up, chatBody)
 		}
+		return nil, errors.New("unknown target " + name)
+	}
+	for _, name := range strings.Split(o.only, ",") {
+		if name = strings.TrimSpace(name); name == "" {
+			continue
+		}
+		t, err := start(name)
 		if err != nil {
 			return err
 		}
@@ -175,9 +177,15 @@ func run(ctx context.Context, log *slog.Logger, o *options) error {
 	rep.low = latencyPhase(ctx, log, targets, clients, chatBody, o.lowRate, o.rounds, o.dur)
 	log.Info("latency phase", "rate", o.highRate)
 	rep.high = latencyPhase(ctx, log, targets, clients, chatBody, o.highRate, o.rounds, o.dur)
+	for _, t := range targets {
+		rep.sat[t.name] = saturate(ctx, log, t, clients[t.name], chatBody, 64, 5*time.Second)
+		time.Sleep(time.Second)
+	}
 	if !o.skipMax {
 		for _, t := range targets {
-			rep.maxRPS[t.name], _ = maxRate(ctx, log, t, clients[t.name], chatBody, o.bound, o.stepDur, o.maxStart, o.maxLimit)
+			var steps []rateStep
+			rep.maxRPS[t.name], steps = maxRate(ctx, log, t, clients[t.name], chatBody, o.bound, o.stepDur, o.maxStart, o.maxLimit)
+			rep.maxBusy[t.name] = busyAt(steps, rep.maxRPS[t.name])
 			clients[t.name].CloseIdleConnections()
 		}
 	}
@@ -188,7 +196,14 @@ func run(ctx context.Context, log *slog.Logger, o *options) error {
 		for _, c := range clients {
 			c.CloseIdleConnections()
 		}
-		for _, t := range targets[1:] {
+		for i, t := range targets[1:] {
+			// A fresh process: memory freed after the load phases would
+			// otherwise hold the first streams without growing RSS.
+			t.stop()
+			if t, err = start(t.name); err != nil {
+				return err
+			}
+			targets[i+1] = t
 			res, err := sseMemory(ctx, log, t, up, streamBody, rep.streams, 64, 2*time.Minute+o.sseHold, o.sseHold)
 			if err != nil {
 				log.Warn("sse", "err", err)
