@@ -279,3 +279,42 @@ func busyAt(steps []rateStep, rate int) float64 {
 	}
 	return b
 }
+
+// saturationPhase runs rounds of closed-loop runs, rotating the target
+// order, and keeps each target's median round (by CPU per request): a
+// neighbour's burst on the proxy's core (or its SMT sibling) can double
+// the CPU a request costs for a few seconds.
+func saturationPhase(ctx context.Context, log *slog.Logger, ts []*target, clients map[string]*http.Client,
+	body []byte, conns int, dur time.Duration, rounds int) map[string]*saturation {
+	all := map[string][]*saturation{}
+	for r := 0; r < rounds && ctx.Err() == nil; r++ {
+		for i := range ts {
+			t := ts[(i+r)%len(ts)]
+			all[t.name] = append(all[t.name], saturate(ctx, log, t, clients[t.name], body, conns, dur))
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
+	out := map[string]*saturation{}
+	for name, ss := range all {
+		slices.SortFunc(ss, func(a, b *saturation) int {
+			switch {
+			case a.cpu != b.cpu:
+				return cmpFloat(a.cpu, b.cpu)
+			default:
+				return cmpFloat(b.rps, a.rps)
+			}
+		})
+		out[name] = ss[len(ss)/2]
+	}
+	return out
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

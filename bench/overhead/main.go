@@ -98,7 +98,7 @@ func run(ctx context.Context, log *slog.Logger, o *options) error {
 		machine: machine(), loadBefore: loadAvg(), lowRate: o.lowRate, highRate: o.highRate, rounds: o.rounds,
 		dur: o.dur, bound: o.bound, streams: o.streams, direct: "direct", compareAgainst: "nginx",
 		proxyCPU: o.proxyCPU, stepDur: o.stepDur,
-		maxRPS: map[string]int{}, peakRSS: map[string]int64{}, sse: map[string]*sseResult{}, sat: map[string]*saturation{}, maxBusy: map[string]float64{}}
+		maxRPS: map[string]int{}, peakRSS: map[string]int64{}, sse: map[string]*sseResult{}, sat: map[string]*saturation{}, maxBusy: map[string]float64{}, steadyRSS: map[string]int64{}}
 	if err := os.MkdirAll(o.work, 0o755); err != nil {
 		return fmt.Errorf("work dir: %w", err)
 	}
@@ -177,10 +177,10 @@ func run(ctx context.Context, log *slog.Logger, o *options) error {
 	rep.low = latencyPhase(ctx, log, targets, clients, chatBody, o.lowRate, o.rounds, o.dur)
 	log.Info("latency phase", "rate", o.highRate)
 	rep.high = latencyPhase(ctx, log, targets, clients, chatBody, o.highRate, o.rounds, o.dur)
-	for _, t := range targets {
-		rep.sat[t.name] = saturate(ctx, log, t, clients[t.name], chatBody, 64, 5*time.Second)
-		time.Sleep(time.Second)
+	for _, t := range targets[1:] {
+		rep.steadyRSS[t.name] = statusKB(t.servingPID(), "VmRSS")
 	}
+	rep.sat = saturationPhase(ctx, log, targets, clients, chatBody, 64, 3*time.Second, 3)
 	if !o.skipMax {
 		for _, t := range targets {
 			var steps []rateStep

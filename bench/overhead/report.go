@@ -35,6 +35,7 @@ type report struct {
 	maxBusy        map[string]float64     // core use at the max rate
 	sat            map[string]*saturation // closed loop, 64 connections
 	peakRSS        map[string]int64       // KiB
+	steadyRSS      map[string]int64       // KiB, VmRSS after the high-rate rounds
 	sse            map[string]*sseResult
 	swap           *swapResult
 	notes          []string
@@ -109,6 +110,9 @@ func (r *report) markdown() string {
 			}
 			if k := r.peakRSS[t.name]; k > 0 {
 				rss = fmt.Sprintf("%.1f MiB", float64(k)/1024)
+				if st := r.steadyRSS[t.name]; st > 0 {
+					rss += fmt.Sprintf(" (%.1f after the %d rps rounds)", float64(st)/1024, r.highRate)
+				}
 			}
 			if s := r.sse[t.name]; s != nil {
 				sse = fmt.Sprintf("%.1f KiB", s.perStream/1024)
@@ -133,8 +137,11 @@ func (r *report) markdown() string {
 		"load generator and upstream, each request wakes CPU %d twice, which on this VM costs every proxy alike "+
 		"(nginx's and HAProxy's event loops too) a few hundred microseconds at low rates. CPU s / 10k requests is "+
 		"utime+stime of the proxy's processes (during the %d rps rounds, and during the closed-loop run); rps per core is "+
-		"10,000 divided by the closed-loop figure, the rate one fully busy core would sustain. "+
-		"Peak RSS is VmHWM after the latency and maximum-rate phases. Max rps: a %s step passes when one of three "+
+		"10,000 divided by the closed-loop figure, the rate one fully busy core would sustain; the closed-loop columns are "+
+		"each target's median of three rotated 3 s runs. "+
+		"Peak RSS is VmHWM after the latency, closed-loop and maximum-rate phases; overloaded open-loop steps leave "+
+		"thousands of connections open at once, which a goroutine-per-connection server pays for in memory. "+
+		"Max rps: a %s step passes when one of three "+
 		"tries has every request answered 200 and p99 within the bound; direct's ceiling is the load generator's and "+
 		"upstream's on one CPU. Where a proxy's core is far from busy at its max rate, the load generator and upstream "+
 		"sharing CPU 0 set that rate, not the proxy (it varies from run to run with the machine's load); the closed-loop "+
