@@ -8,7 +8,7 @@ BIN          := $(AIMESH_CACHE)/bin
 GO           ?= go
 CONTROLLER_GEN = $(BIN)/controller-gen
 CRD_DIR      := deploy/chart/aimesh/crds
-FUZZTIME     ?= 10s
+FUZZTIME     ?= 30000x
 
 .PHONY: all build demo generate verify-generate vet test test-go test-eks fuzz bench bench-overhead tools clean
 

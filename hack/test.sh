@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export AIMESH_CACHE=${AIMESH_CACHE:-$HOME/.cache/aimesh}
 GO=${GO:-go}
-FUZZTIME=${FUZZTIME:-10s}
+FUZZTIME=${FUZZTIME:-30000x}
 
 step() { printf '\n== %s (%s)\n' "$*" "$(date +%T)"; }
 
