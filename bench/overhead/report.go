@@ -227,11 +227,14 @@ func writeDoc(path, section string) error {
 	i, j := bytes.Index(old, []byte(beginMark)), bytes.Index(old, []byte(endMark))
 	switch {
 	case i >= 0 && j > i:
+		// The section ends with the end marker and a newline; what
+		// followed the old marker (its newline included) stays as it was.
+		section = strings.TrimSuffix(section, "\n")
 		out = append(append(append(out, old[:i]...), section...), old[j+len(endMark):]...)
 	case len(old) == 0:
-		out = []byte("# Benchmarks\n\n" + section + "\n")
+		out = []byte("# Benchmarks\n\n" + section)
 	default:
-		out = append(bytes.TrimRight(old, "\n"), "\n\n"+section+"\n"...)
+		out = append(bytes.TrimRight(old, "\n"), "\n\n"+section...)
 	}
 	if err := os.WriteFile(path, out, 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
