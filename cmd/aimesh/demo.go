@@ -26,7 +26,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var rf runFlags
 	rf.register(fs)
 	port := fs.Int("port", 8080, "port of the VirtualGateway listener")
-	simPort := fs.Int("sim-port", 9001, "port of the first simulated model server (the second takes the next)")
+	simPort := fs.Int("sim-port", 9001, "port of the first simulated model server (the second takes the next; 0: a free port each)")
 	timeScale := fs.Float64("time-scale", 1, "speed of the simulated model servers (0.1: ten times faster)")
 	load := fs.Bool("load", false, "drive a light built-in load and print a summary line every second")
 	rps := fs.Float64("rps", 4, "requests per second of the built-in load (Poisson arrivals)")

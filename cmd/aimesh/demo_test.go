@@ -72,16 +72,17 @@ func TestDemoAsAUserRunsIt(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	bin := aimeshBinary(t)
-	p := freePorts(t, 5)
+	p := freePorts(t, 3)
+	// --sim-port 0: each simulated server takes its own free port.
 	cmd := exec.Command(bin, "demo",
-		"--port", fmt.Sprint(p[0]), "--sim-port", fmt.Sprint(p[1]),
-		"--admin", fmt.Sprintf("127.0.0.1:%d", p[3]), "--mesh-listen", fmt.Sprintf("127.0.0.1:%d", p[4]),
+		"--port", fmt.Sprint(p[0]), "--sim-port", "0",
+		"--admin", fmt.Sprintf("127.0.0.1:%d", p[1]), "--mesh-listen", fmt.Sprintf("127.0.0.1:%d", p[2]),
 		"--time-scale", "0.05", "--log-level", "warn")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr strings.Builder
+	var stderr lockedBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -179,4 +180,22 @@ func TestDemoAsAUserRunsIt(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("demo did not exit within 20s of Ctrl-C")
 	}
+}
+
+// lockedBuffer collects a child's stderr while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
