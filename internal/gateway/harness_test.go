@@ -21,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -172,8 +173,25 @@ func freePort(t testing.TB) int {
 }
 
 // closedAddr returns 127.0.0.1:port where nothing listens.
+//
+// The port stays reserved by a bound socket that never listens, so
+// connections to it are refused for the whole test and no other server
+// (another test binary running at the same time) can take it.
 func closedAddr(t testing.TB) string {
-	return "127.0.0.1:" + strconv.Itoa(freePort(t))
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "127.0.0.1:" + strconv.Itoa(sa.(*syscall.SockaddrInet4).Port)
 }
 
 // testGW is a gateway serving a test config.
