@@ -100,6 +100,11 @@ func (s *reqState) Model() (string, error) {
 		s.modelErr = err
 		return "", err
 	}
+	if s.body.Len() == 0 {
+		// No body (a GET, say) has no model: model routes do not match
+		// and later routes get their turn, as route.Request documents.
+		return "", nil
+	}
 	info, err := openai.Inspect(s.body.Bytes())
 	s.model, s.modelErr, s.info = info.Model, err, info
 	return s.model, s.modelErr
