@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -44,6 +45,14 @@ type Plan struct {
 	// ClientTLS is the caller's client policy: TLS to the target's
 	// endpoints when it covers the target port (nil: plaintext).
 	ClientTLS *v1.ClientPolicyTLS
+	// Resume, when set, lets a streaming response leave net/http: the
+	// Forwarder relays it in a Stream (see Forwarder.Streams) and then
+	// gives the client connection, with any bytes read ahead of it, back
+	// to Resume to serve its next request. It reports whether it took the
+	// connection.
+	Resume func(c net.Conn, ahead []byte) bool
+	// Draining asks that the client connection close after the response.
+	Draining bool
 }
 
 // Result is what happened, for metrics and the access log.
@@ -59,8 +68,12 @@ type Result struct {
 	// (for the access log when the request had no Content-Length).
 	BodyRead int64
 	// Failure is the upstream failure reason ("" when none): connect,
-	// timeout, idle_timeout, reset, no_endpoint, client_gone.
+	// timeout, idle_timeout, reset, no_endpoint, client_gone,
+	// drain_timeout.
 	Failure string
+	// Stream, when set, is the response still being relayed after Forward
+	// returned: the caller must Start it, and gets the final Result then.
+	Stream *Stream
 }
 
 // Picker chooses an endpoint of t, avoiding those already tried when it
@@ -82,7 +95,10 @@ type Forwarder struct {
 	// ClientTLS turns a client policy into a tls.Config (the gateway
 	// builds and caches them); nil means upstreams are plaintext.
 	ClientTLS func(*v1.ClientPolicyTLS) *tls.Config
-	Log       *slog.Logger
+	// Streams, when set, tracks the streaming responses relayed outside
+	// net/http (see Plan.Resume); nil keeps every response in net/http.
+	Streams *Streams
+	Log     *slog.Logger
 }
 
 // upstreamTLS is the TLS config for an attempt at t, or nil.
@@ -133,7 +149,9 @@ func (f *Forwarder) Forward(w http.ResponseWriter, r *http.Request, p *Plan, res
 	start := time.Now()
 	perReq, idle := timeouts(p)
 	ctx := r.Context()
+	var deadline time.Time
 	if perReq > 0 {
+		deadline = start.Add(perReq)
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, perReq)
 		defer cancel()
@@ -235,6 +253,14 @@ targets:
 						break
 					}
 					continue
+				}
+				if f.streamable(r, resp, p, streaming(resp)) && (stream == nil || stream.sent()) {
+					if stream != nil {
+						res.BodyRead = stream.bytesRead()
+					}
+					if _, handled := f.handOff(w, r, resp, cancelAttempt, ep, p, idle, start, deadline, res); handled {
+						return
+					}
 				}
 				f.respond(w, r, resp, cancelAttempt, ep, p, idle, start, res)
 				return

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/aimesh/aimesh/internal/proxy/h1"
 )
 
 // Pools holds the upstream transports. They outlive snapshots so that a
@@ -18,7 +20,16 @@ type Pools struct {
 	MaxIdlePerHost int
 
 	mu sync.Mutex
-	m  map[poolKey]*http.Transport
+	m  map[poolKey]roundTripper
+}
+
+// roundTripper is an upstream client: *h1.Client for HTTP/1.1, whose
+// calling goroutine does the whole exchange (no goroutine per connection,
+// no buffer held by an idle connection, and a connection a proxy.Stream
+// can take over), or *http.Transport for HTTP/2.
+type roundTripper interface {
+	http.RoundTripper
+	CloseIdleConnections()
 }
 
 type poolKey struct {
@@ -29,19 +40,28 @@ type poolKey struct {
 
 // NewPools returns Pools with defaults.
 func NewPools() *Pools {
-	return &Pools{DialTimeout: 5 * time.Second, MaxIdlePerHost: 256, m: map[poolKey]*http.Transport{}}
+	return &Pools{DialTimeout: 5 * time.Second, MaxIdlePerHost: 256, m: map[poolKey]roundTripper{}}
 }
 
 // Transport returns the shared transport for HTTP/1.1 (h2 false) or
 // HTTP/2 (h2 true: prior knowledge over cleartext, ALPN over TLS), with at
 // most maxConns connections per endpoint (0: no cap), over TLS with tcfg
 // when it is not nil. tcfg must be long-lived: it keys the pool.
-func (p *Pools) Transport(h2 bool, maxConns int, tcfg *tls.Config) *http.Transport {
+func (p *Pools) Transport(h2 bool, maxConns int, tcfg *tls.Config) http.RoundTripper {
 	k := poolKey{h2c: h2, maxConns: maxConns, tls: tcfg}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if t, ok := p.m[k]; ok {
 		return t
+	}
+	if !h2 {
+		c := &h1.Client{DialTimeout: p.DialTimeout, IdleTimeout: 90 * time.Second,
+			MaxIdlePerHost: p.MaxIdlePerHost, MaxConnsPerHost: maxConns}
+		if tcfg != nil {
+			c.TLS = tcfg.Clone()
+		}
+		p.m[k] = c
+		return c
 	}
 	d := &net.Dialer{Timeout: p.DialTimeout, KeepAlive: 30 * time.Second}
 	t := &http.Transport{
@@ -52,25 +72,13 @@ func (p *Pools) Transport(h2 bool, maxConns int, tcfg *tls.Config) *http.Transpo
 		MaxConnsPerHost:     maxConns,
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
-		// 4 KiB, the net/http default: every open upstream connection
-		// holds both buffers, and an idle SSE stream holds its connection
-		// for minutes. Request and response bodies larger than a buffer
-		// bypass it, so big bodies do not need big buffers.
-		WriteBufferSize: 4 << 10,
-		ReadBufferSize:  4 << 10,
+		Protocols:           new(http.Protocols),
 	}
-	switch {
-	case tcfg != nil:
+	if tcfg != nil {
 		t.TLSClientConfig = tcfg.Clone()
 		t.TLSHandshakeTimeout = p.DialTimeout
-		t.Protocols = new(http.Protocols)
-		if h2 {
-			t.Protocols.SetHTTP2(true)
-		} else {
-			t.Protocols.SetHTTP1(true)
-		}
-	case h2:
-		t.Protocols = new(http.Protocols)
+		t.Protocols.SetHTTP2(true)
+	} else {
 		t.Protocols.SetUnencryptedHTTP2(true)
 	}
 	p.m[k] = t

@@ -49,6 +49,13 @@ func (b *replayBody) canReplay() bool {
 	return (b.read == 0 && !b.reading) || (b.eof && b.buf != nil)
 }
 
+// sent reports whether the client's body was read to its end.
+func (b *replayBody) sent() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.eof && !b.reading
+}
+
 // bytesRead is how many bytes of the client's body were read so far.
 func (b *replayBody) bytesRead() int64 {
 	b.mu.Lock()

@@ -31,14 +31,8 @@ func (f *Forwarder) respond(w http.ResponseWriter, r *http.Request, resp *http.R
 	defer resp.Body.Close()
 	h := w.Header()
 	copyResponseHeader(h, resp.Header)
-	if len(resp.Trailer) > 0 {
-		keys := make([]string, 0, len(resp.Trailer))
-		for k := range resp.Trailer {
-			keys = append(keys, k)
-		}
-		h["Trailer"] = []string{strings.Join(keys, ", ")}
-	}
-	sse := strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream")
+	announceTrailers(h, resp.Trailer)
+	sse := isEventStream(resp)
 	stream := resp.ContentLength < 0 || sse
 	res.Code = resp.StatusCode
 	w.WriteHeader(resp.StatusCode)
@@ -103,6 +97,27 @@ func (f *Forwarder) respond(w http.ResponseWriter, r *http.Request, resp *http.R
 		h[k] = v
 	}
 }
+
+// announceTrailers names the upstream's trailers in a Trailer header.
+func announceTrailers(h, trailer http.Header) {
+	if len(trailer) == 0 {
+		return
+	}
+	keys := make([]string, 0, len(trailer))
+	for k := range trailer {
+		keys = append(keys, k)
+	}
+	h["Trailer"] = []string{strings.Join(keys, ", ")}
+}
+
+// isEventStream reports whether resp is a server-sent event stream.
+func isEventStream(resp *http.Response) bool {
+	return strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream")
+}
+
+// streaming reports whether resp is flushed to the client as it arrives:
+// an event stream or a body of unknown length.
+func streaming(resp *http.Response) bool { return resp.ContentLength < 0 || isEventStream(resp) }
 
 // fail writes an OpenAI-shaped error.
 func (f *Forwarder) fail(w http.ResponseWriter, res *Result, status int, failure, code, msg string) {
