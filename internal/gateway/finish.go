@@ -2,32 +2,51 @@ package gateway
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	v1 "github.com/aimesh/aimesh/api/v1alpha1"
+	"github.com/aimesh/aimesh/internal/proxy"
 	"github.com/aimesh/aimesh/internal/telemetry"
 )
 
-// finish records a request's metrics and access log line.
+// finish records a request's metrics and access log line, or, when its
+// response is still streaming (a proxy.Stream took it over), has the
+// stream do that when it ends. It also ends the request's count in the
+// listener's in-flight gauge.
 func (g *Gateway) finish(w http.ResponseWriter, st *reqState, li *listenerInfo, al *telemetry.AccessLogger) {
-	dur := time.Since(st.start)
-	res := &st.res
-	node := ""
-	if res.Target != nil {
-		node = res.Target.Node.Name
-		m := res.Target.Metrics(g.metrics, li.idx, li.name, st.service, st.routeName)
-		m.Observe(res.Code, dur, res.TTFB)
-		if res.Failure != "" && res.Failure != "client_gone" {
-			m.UpstreamError(res.Failure)
-		}
-	} else if res.Code != 0 {
-		g.metrics.Route(li.name, st.service, st.routeName, "").Observe(res.Code, dur, res.TTFB)
-	}
-	if al == nil {
+	s := st.res.Stream
+	if s == nil {
+		rec := g.newRecord(w, st, li, al)
+		rec.write(&st.res)
+		li.metrics.InFlightDec()
 		return
 	}
+	// st goes back to its pool when the handler returns: the stream keeps
+	// only a copy of what the record needs.
+	rec := new(record)
+	*rec = g.newRecord(w, st, li, al)
+	rec.entry.Model = strings.Clone(rec.entry.Model)
+	s.Start(func(res *proxy.Result) {
+		rec.write(res)
+		li.metrics.InFlightDec()
+	})
+}
+
+// record is what a request's metrics and access log line need besides its
+// Result.
+type record struct {
+	g      *Gateway
+	li     *listenerInfo
+	al     *telemetry.AccessLogger
+	entry  telemetry.Entry // request fields filled in
+	bodyN  int64           // body bytes read for the model
+	routed bool            // a route or service was chosen (metrics without a target)
+}
+
+func (g *Gateway) newRecord(w http.ResponseWriter, st *reqState, li *listenerInfo, al *telemetry.AccessLogger) record {
 	r := st.r
-	e := telemetry.Entry{
+	return record{g: g, li: li, al: al, bodyN: int64(st.body.Len()), entry: telemetry.Entry{
 		Start:          st.start,
 		Method:         r.Method,
 		Path:           r.RequestURI,
@@ -36,28 +55,48 @@ func (g *Gateway) finish(w http.ResponseWriter, st *reqState, li *listenerInfo, 
 		Scheme:         st.req.Scheme,
 		RequestHeader:  r.Header,
 		ResponseHeader: w.Header(),
-		Code:           res.Code,
-		Flags:          responseFlags(res.Failure),
 		BytesReceived:  r.ContentLength,
-		BytesSent:      res.BytesSent,
-		Duration:       dur,
-		TTFB:           res.TTFB,
-		UpstreamHost:   res.Upstream,
-		VirtualNode:    node,
 		VirtualService: st.service,
 		Route:          st.routeName,
 		Model:          st.model,
 		RemoteAddr:     r.RemoteAddr,
-		FailureReason:  res.Failure,
-		Retries:        res.Retries,
+	}}
+}
+
+// write records res.
+func (rec *record) write(res *proxy.Result) {
+	e := &rec.entry
+	dur := time.Since(e.Start)
+	node := ""
+	if res.Target != nil {
+		node = res.Target.Node.Name
+		m := res.Target.Metrics(rec.g.metrics, rec.li.idx, rec.li.name, e.VirtualService, e.Route)
+		m.Observe(res.Code, dur, res.TTFB)
+		if res.Failure != "" && res.Failure != "client_gone" {
+			m.UpstreamError(res.Failure)
+		}
+	} else if res.Code != 0 {
+		rec.g.metrics.Route(rec.li.name, e.VirtualService, e.Route, "").Observe(res.Code, dur, res.TTFB)
 	}
+	if rec.al == nil {
+		return
+	}
+	e.Code = res.Code
+	e.Flags = responseFlags(res.Failure)
+	e.BytesSent = res.BytesSent
+	e.Duration = dur
+	e.TTFB = res.TTFB
+	e.UpstreamHost = res.Upstream
+	e.VirtualNode = node
+	e.FailureReason = res.Failure
+	e.Retries = res.Retries
 	if e.BytesReceived < 0 {
-		e.BytesReceived = int64(st.body.Len()) // read for the model
+		e.BytesReceived = rec.bodyN // read for the model
 		if res.BodyRead > 0 {
 			e.BytesReceived = res.BodyRead // streamed
 		}
 	}
-	al.Log(&e)
+	rec.al.Log(e)
 }
 
 // responseFlags maps a failure to Envoy's response flags, which App Mesh
@@ -80,6 +119,8 @@ func responseFlags(failure string) string {
 		return "NR"
 	case "client_gone":
 		return "DC"
+	case "drain_timeout":
+		return "DT"
 	}
 	return "-"
 }

@@ -66,6 +66,7 @@ type Gateway struct {
 	listeners map[string]*boundListener // by kind:port
 	lisIdx    map[string]int
 	tunnels   sync.WaitGroup
+	streams   *proxy.Streams
 	admin     *http.Server
 }
 
@@ -99,6 +100,7 @@ func New(o Options) *Gateway {
 		logFiles:  telemetry.NewLogFiles(nil, o.Log),
 		eps:       discovery.NewRegistry(o.Log),
 		pools:     proxy.NewPools(),
+		streams:   proxy.NewStreams(),
 		listeners: map[string]*boundListener{},
 		lisIdx:    map[string]int{},
 	}
@@ -106,7 +108,7 @@ func New(o Options) *Gateway {
 		g.eps.Refresh = o.DNSRefresh
 	}
 	g.lb = newBalance(o.Log)
-	g.fwd = &proxy.Forwarder{Pools: g.pools, Pick: proxy.RoundRobin, Balancer: g.lb, MaxReplay: o.MaxBodyBytes, ClientTLS: g.clientTLS, Log: o.Log}
+	g.fwd = &proxy.Forwarder{Pools: g.pools, Pick: proxy.RoundRobin, Balancer: g.lb, MaxReplay: o.MaxBodyBytes, ClientTLS: g.clientTLS, Streams: g.streams, Log: o.Log}
 	return g
 }
 
@@ -229,6 +231,13 @@ func (g *Gateway) open(w wanted) (*boundListener, error) {
 	}
 	b := &boundListener{key: w.key, want: w, ln: ln, done: make(chan struct{})}
 	li := listenerInfo{name: w.name, idx: g.listenerIndex(w.name), port: w.port, metrics: g.metrics.Listener(w.name)}
+	serveLn := g.wrapTLS(ln, w.port, w.tls)
+	if w.kind != "tcp" && (w.tls == v1.TLSModeDisabled || w.tls == "") {
+		// Plaintext HTTP/1.1 streams may leave net/http (proxy.Stream)
+		// and come back here for the connection's next request.
+		al := newAgainListener(serveLn)
+		serveLn, li.resume = al, al.resume
+	}
 	switch w.kind {
 	case "tcp":
 		b.tcp = &tcpServer{g: g, port: w.port, li: li}
@@ -238,7 +247,7 @@ func (g *Gateway) open(w wanted) (*boundListener, error) {
 		b.srv = g.httpServer(&gatewayHandler{g: g, li: li}, w.protocol)
 	}
 	g.Log.Info("listening", "listener", w.name, "address", ln.Addr().String(), "tls", string(w.tls))
-	go g.serve(b, g.wrapTLS(ln, w.port, w.tls))
+	go g.serve(b, serveLn)
 	return b, nil
 }
 
@@ -362,6 +371,10 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	// Streams relayed outside net/http are not in its Shutdown's count.
+	if err := g.streams.Drain(ctx); err != nil {
+		forced.Store(true)
+	}
 	tunnelsDone := make(chan struct{})
 	go func() { g.tunnels.Wait(); close(tunnelsDone) }()
 	select {

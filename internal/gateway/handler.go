@@ -19,6 +19,9 @@ type listenerInfo struct {
 	idx     int
 	port    int // gateway listener port (0 for the mesh listener)
 	metrics *telemetry.ListenerMetrics
+	// resume serves a client connection a stream gave back (nil: streams
+	// stay in net/http, as on TLS listeners).
+	resume func(c net.Conn, ahead []byte) bool
 }
 
 // gatewayHandler serves one VirtualGateway port.
@@ -30,10 +33,10 @@ type gatewayHandler struct {
 func (h *gatewayHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g := h.g
 	snap := g.holder.Load()
-	h.li.metrics.InFlightInc()
-	defer h.li.metrics.InFlightDec()
+	h.li.metrics.InFlightInc() // finish (or the stream's end) decrements it
 	st := getState(r, g.MaxBodyBytes)
 	defer putState(st)
+	st.plan.Resume, st.plan.Draining = h.li.resume, g.draining.Load()
 	var gl *snapshot.GatewayListener
 	for _, l := range snap.Gateways {
 		if l.Port == h.li.port {
@@ -43,6 +46,7 @@ func (h *gatewayHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if gl == nil {
 		g.reject(w, st, http.StatusNotFound, "invalid_request_error", "route_not_found", "no VirtualGateway listener on port "+strconv.Itoa(h.li.port))
+		h.li.metrics.InFlightDec()
 		return
 	}
 	defer g.finish(w, st, &h.li, gl.AccessLog)
@@ -97,10 +101,10 @@ type meshHandler struct {
 func (h *meshHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g := h.g
 	snap := g.holder.Load()
-	h.li.metrics.InFlightInc()
-	defer h.li.metrics.InFlightDec()
+	h.li.metrics.InFlightInc() // finish (or the stream's end) decrements it
 	st := getState(r, g.MaxBodyBytes)
 	defer putState(st)
+	st.plan.Resume, st.plan.Draining = h.li.resume, g.draining.Load()
 	var al *telemetry.AccessLogger
 	if snap.Sidecar != nil {
 		al = snap.Sidecar.AccessLog

@@ -1,0 +1,105 @@
+package gateway
+
+import (
+	"net"
+	"sync"
+)
+
+// againListener is what a listener's http.Server serves: the connections
+// the socket accepts, and those a proxy.Stream gives back after relaying
+// a streaming response outside net/http, so that a client's keep-alive
+// connection serves its next request as if the stream had never left.
+type againListener struct {
+	net.Listener
+	again    chan net.Conn
+	accepted chan accepted
+	closed   chan struct{}
+	once     sync.Once
+}
+
+type accepted struct {
+	c   net.Conn
+	err error
+}
+
+func newAgainListener(ln net.Listener) *againListener {
+	l := &againListener{Listener: ln, again: make(chan net.Conn), accepted: make(chan accepted), closed: make(chan struct{})}
+	go l.acceptLoop()
+	return l
+}
+
+// acceptLoop hands what the socket accepts to Accept, until the socket
+// fails for good.
+func (l *againListener) acceptLoop() {
+	for {
+		c, err := l.Listener.Accept()
+		select {
+		case l.accepted <- accepted{c, err}:
+		case <-l.closed:
+			if c != nil {
+				c.Close()
+			}
+			return
+		}
+		if err != nil {
+			if ne, ok := err.(net.Error); !ok || !ne.Timeout() { //nolint:staticcheck // Temporary is gone; timeouts are the retryable case
+				return
+			}
+		}
+	}
+}
+
+// Accept returns the next accepted or given-back connection.
+func (l *againListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.again:
+		return c, nil
+	case a := <-l.accepted:
+		return a.c, a.err
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+// Close closes the socket; connections given back after it are refused.
+func (l *againListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return l.Listener.Close()
+}
+
+// resume gives c back to be served; ahead is what the client already sent
+// of its next request. It reports whether the server took c.
+func (l *againListener) resume(c net.Conn, ahead []byte) bool {
+	if len(ahead) > 0 {
+		c = &aheadConn{Conn: c, ahead: ahead}
+	}
+	select {
+	case l.again <- c:
+		return true
+	case <-l.closed:
+		return false
+	}
+}
+
+// aheadConn reads ahead before the connection.
+type aheadConn struct {
+	net.Conn
+	ahead []byte
+}
+
+func (c *aheadConn) Read(p []byte) (int, error) {
+	if len(c.ahead) > 0 {
+		n := copy(p, c.ahead)
+		c.ahead = c.ahead[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
+
+// CloseWrite lets net/http half-close as it does a TCP connection.
+func (c *aheadConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
