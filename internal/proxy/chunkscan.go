@@ -16,17 +16,17 @@ type chunkScan struct {
 type chunkState uint8
 
 const (
-	chunkSize      chunkState = iota // hex digits of a chunk size
-	chunkExt                         // ";ext" up to CR
-	chunkSizeLF                      // the LF after the size line's CR
-	chunkData                        // payload bytes
-	chunkDataCR                      // the CR after a chunk's payload
-	chunkDataLF                      // the LF after it
-	chunkTrailer                     // start of a trailer line (or the final CRLF)
-	chunkTrailerLine                 // inside a trailer field line
-	chunkTrailerLF                   // LF ending a trailer line
-	chunkFinalLF                     // LF of the final empty line
-	chunkDone                        // the body ended
+	chunkSize        chunkState = iota // hex digits of a chunk size
+	chunkExt                           // ";ext" up to CR
+	chunkSizeLF                        // the LF after the size line's CR
+	chunkData                          // payload bytes
+	chunkDataCR                        // the CR after a chunk's payload
+	chunkDataLF                        // the LF after it
+	chunkTrailer                       // start of a trailer line (or the final CRLF)
+	chunkTrailerLine                   // inside a trailer field line
+	chunkTrailerLF                     // LF ending a trailer line
+	chunkFinalLF                       // LF of the final empty line
+	chunkDone                          // the body ended
 )
 
 var errBadChunk = errors.New("malformed chunked encoding from the upstream")
