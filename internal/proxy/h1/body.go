@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Framing is how a response body is delimited on its connection.
@@ -76,6 +77,39 @@ type body struct {
 	remaining int64 // FramingLength: body bytes left; FramingChunked: bytes left in the chunk
 	cs        chunkState
 	err       error // returned by every Read once set
+
+	idle     time.Duration // SetReadLimits
+	deadline time.Time
+}
+
+// SetReadLimits bounds each later Read of rc, a response body from
+// RoundTrip: it fails with an error wrapping os.ErrDeadlineExceeded when
+// no byte arrived within idle (0: no bound) or at deadline (zero: none).
+// Like RoundTripDeadline it needs no timer. It reports whether rc is one
+// of this package's bodies.
+func SetReadLimits(rc io.ReadCloser, idle time.Duration, deadline time.Time) bool {
+	b, ok := rc.(*body)
+	if !ok {
+		return false
+	}
+	b.mu.Lock()
+	b.idle, b.deadline = idle, deadline
+	b.mu.Unlock()
+	return true
+}
+
+// limitRead sets the connection's read deadline for the next read.
+func (b *body) limitRead() {
+	d := b.deadline
+	if b.idle > 0 {
+		if i := time.Now().Add(b.idle); d.IsZero() || i.Before(d) {
+			d = i
+		}
+	}
+	b.nc.SetReadDeadline(d)
+	if b.ctx.Err() != nil {
+		b.nc.SetReadDeadline(aLongTimeAgo) // a cancellation that came first stays
+	}
 }
 
 func (b *body) init(ctx context.Context, resp *http.Response, cn *conn, br *bufio.Reader, stop func() bool, keepAlive bool, fr Framing, length int64) {
@@ -91,6 +125,9 @@ func (b *body) Read(p []byte) (int, error) {
 	}
 	if len(p) == 0 {
 		return 0, nil
+	}
+	if (b.idle > 0 || !b.deadline.IsZero()) && b.br.Buffered() == 0 {
+		b.limitRead()
 	}
 	var n int
 	var err error
@@ -159,6 +196,9 @@ func (b *body) release(clean bool) {
 	reuse := clean && b.keepAlive && !fired && br.Buffered() == 0 &&
 		b.state.CompareAndSwap(connActive, connReleased)
 	putReader(br)
+	if reuse && (b.idle > 0 || !b.deadline.IsZero()) {
+		cn.nc.SetReadDeadline(time.Time{})
+	}
 	if reuse {
 		cn.hp.put(cn)
 	} else {

@@ -93,6 +93,15 @@ var aLongTimeAgo = time.Unix(1, 0)
 // body can be sent again: there is none, none of it was read, or
 // req.GetBody gives it again.
 func (c *Client) RoundTrip(req *http.Request) (*http.Response, error) {
+	return c.RoundTripDeadline(req, time.Time{})
+}
+
+// RoundTripDeadline is RoundTrip with the request write and the wait for
+// the response head bounded by deadline (zero: only by the context). Past
+// it the error wraps os.ErrDeadlineExceeded. Unlike a context deadline it
+// costs no timer and no context: the connection's own I/O deadline does
+// it. Connecting is bounded by DialTimeout, not by deadline.
+func (c *Client) RoundTripDeadline(req *http.Request, deadline time.Time) (*http.Response, error) {
 	if req.URL == nil || req.URL.Host == "" {
 		closeBody(req.Body)
 		return nil, errors.New("h1: no host in request URL")
@@ -114,7 +123,7 @@ func (c *Client) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err != nil {
 			return nil, err
 		}
-		resp, retry, err := c.exchange(ctx, req, out, cn)
+		resp, retry, err := c.exchange(ctx, req, out, cn, deadline)
 		if err == nil {
 			return resp, nil
 		}
@@ -131,7 +140,10 @@ func (c *Client) RoundTrip(req *http.Request) (*http.Response, error) {
 // reports that the request may be sent again on another connection: cn
 // was reused and failed before any response byte, the way a keep-alive
 // connection the upstream has just closed fails.
-func (c *Client) exchange(ctx context.Context, req *http.Request, out *outgoing, cn *conn) (resp *http.Response, retry bool, err error) {
+func (c *Client) exchange(ctx context.Context, req *http.Request, out *outgoing, cn *conn, deadline time.Time) (resp *http.Response, retry bool, err error) {
+	if !deadline.IsZero() {
+		cn.nc.SetDeadline(deadline) // before the AfterFunc: a cancellation overrides it
+	}
 	var stop func() bool
 	if ctx.Done() != nil {
 		stop = context.AfterFunc(ctx, cn.cancel)
@@ -167,6 +179,12 @@ func (c *Client) exchange(ctx context.Context, req *http.Request, out *outgoing,
 			return fail("write request", werr, !got)
 		}
 		return fail("read response", rerr, !got)
+	}
+	if !deadline.IsZero() {
+		cn.nc.SetDeadline(time.Time{})
+		if ctx.Err() != nil {
+			cn.cancel() // the context ended as the deadline was lifted: keep its cut
+		}
 	}
 	resp.Request = req
 	resp.TLS = cn.tlsState // shared by the connection's responses
