@@ -5,11 +5,13 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -17,6 +19,7 @@ import (
 	v1 "github.com/aimesh/aimesh/api/v1alpha1"
 	"github.com/aimesh/aimesh/internal/discovery"
 	"github.com/aimesh/aimesh/internal/picker"
+	"github.com/aimesh/aimesh/internal/proxy/h1"
 	"github.com/aimesh/aimesh/internal/snapshot"
 	"github.com/aimesh/aimesh/internal/tlsconfig"
 )
@@ -148,14 +151,12 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }
 func (f *Forwarder) Forward(w http.ResponseWriter, r *http.Request, p *Plan, res *Result) {
 	start := time.Now()
 	perReq, idle := timeouts(p)
-	ctx := r.Context()
 	var deadline time.Time
 	if perReq > 0 {
 		deadline = start.Add(perReq)
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, perReq)
-		defer cancel()
 	}
+	rc := reqCtx{base: r.Context(), deadline: deadline}
+	defer rc.cancel()
 	var (
 		body   *bodySource
 		stream *replayBody
@@ -181,7 +182,7 @@ func (f *Forwarder) Forward(w http.ResponseWriter, r *http.Request, p *Plan, res
 	}
 	// canResend reports whether another attempt can send the request body.
 	canResend := func() bool { return stream == nil || stream.canReplay() }
-	out := f.outRequest(ctx, r, p, body)
+	out := f.outRequest(r, p, body)
 	var retry snapshot.RetryPolicy
 	if p.Route != nil {
 		retry = p.Route.Retry
@@ -235,7 +236,7 @@ targets:
 			if ep != nil {
 				f.acquire(ep, p)
 			}
-			resp, cancelAttempt, err := f.attempt(ctx, out, reqBody, t, addr, retry.PerTry, f.upstreamTLS(p, t))
+			resp, cancelAttempt, err := f.attempt(&rc, out, reqBody, t, addr, retry.PerTry, f.upstreamTLS(p, t))
 			if err == nil {
 				// A retry event is retried while retries are left; any other
 				// 5xx (or a retry event with none left) moves on to the next
@@ -262,7 +263,7 @@ targets:
 						return
 					}
 				}
-				f.respond(w, r, resp, cancelAttempt, ep, p, idle, start, res)
+				f.respond(w, r, resp, cancelAttempt, ep, p, idle, start, deadline, res)
 				return
 			}
 			cancelAttempt(nil)
@@ -278,7 +279,7 @@ targets:
 				res.Code, res.Failure = 499, "client_gone"
 				return
 			}
-			if ctx.Err() != nil {
+			if rc.expired() {
 				f.fail(w, res, http.StatusGatewayTimeout, "timeout", "upstream_timeout",
 					"the upstream did not answer within the route's perRequest timeout ("+perReq.String()+")")
 				return
@@ -337,9 +338,41 @@ func timeouts(p *Plan) (perReq, idle time.Duration) {
 	return perReq, idle
 }
 
+// reqCtx is the request's context bounded by its perRequest deadline,
+// made only when an attempt needs one (an HTTP/2 upstream): HTTP/1.1
+// attempts are bounded by their connection's I/O deadlines instead, which
+// cost no timer and no context per request.
+type reqCtx struct {
+	base     context.Context
+	deadline time.Time
+	ctx      context.Context
+	stop     context.CancelFunc
+}
+
+func (c *reqCtx) get() context.Context {
+	if c.ctx == nil {
+		c.ctx = c.base
+		if !c.deadline.IsZero() {
+			c.ctx, c.stop = context.WithDeadline(c.base, c.deadline)
+		}
+	}
+	return c.ctx
+}
+
+func (c *reqCtx) cancel() {
+	if c.stop != nil {
+		c.stop()
+	}
+}
+
+// expired reports whether the perRequest deadline has passed.
+func (c *reqCtx) expired() bool {
+	return !c.deadline.IsZero() && !time.Now().Before(c.deadline)
+}
+
 // outRequest builds the upstream request once; attempts set URL.Host.
-func (f *Forwarder) outRequest(ctx context.Context, r *http.Request, p *Plan, body *bodySource) *http.Request {
-	out := r.WithContext(ctx)
+func (f *Forwarder) outRequest(r *http.Request, p *Plan, body *bodySource) *http.Request {
+	out := r.WithContext(r.Context()) // a shallow copy
 	out.URL = &url.URL{Scheme: "http", Path: p.Path, RawQuery: p.RawQuery}
 	if path, err := url.PathUnescape(p.Path); err == nil && path != p.Path {
 		out.URL.Path, out.URL.RawPath = path, p.Path // sent as p.Path, escapes kept
@@ -439,28 +472,32 @@ func (r *bodyReader) Close() error { return nil }
 
 // attempt sends the request to addr. On success the caller owns resp and
 // must call cancel when done with its body.
-func (f *Forwarder) attempt(ctx context.Context, out *http.Request, body io.ReadCloser, t *snapshot.Target, addr string, perTry time.Duration, tcfg *tls.Config) (*http.Response, context.CancelCauseFunc, error) {
-	actx, cancel := context.WithCancelCause(ctx)
-	var timer *time.Timer
-	if perTry > 0 {
-		timer = time.AfterFunc(perTry, func() { cancel(errPerTry) })
-	}
-	req := out.WithContext(actx)
-	u := *out.URL
-	u.Host = addr
-	if tcfg != nil {
-		u.Scheme = "https"
-	}
-	req.URL = &u
-	if body != nil {
-		req.Body = body
-	}
+func (f *Forwarder) attempt(rc *reqCtx, out *http.Request, body io.ReadCloser, t *snapshot.Target, addr string, perTry time.Duration, tcfg *tls.Config) (*http.Response, context.CancelCauseFunc, error) {
 	h2c, maxConns := false, 0
 	if t != nil {
 		h2c = t.Protocol == v1.ProtocolHTTP2 || t.Protocol == v1.ProtocolGRPC
 		maxConns = t.MaxConns
 	}
-	resp, err := f.Pools.Transport(h2c, maxConns, tcfg).RoundTrip(req)
+	rt := f.Pools.Transport(h2c, maxConns, tcfg)
+	u := *out.URL
+	u.Host = addr
+	if tcfg != nil {
+		u.Scheme = "https"
+	}
+	if c, ok := rt.(*h1.Client); ok {
+		return attemptH1(c, rc, out, &u, body, perTry)
+	}
+	actx, cancel := context.WithCancelCause(rc.get())
+	var timer *time.Timer
+	if perTry > 0 {
+		timer = time.AfterFunc(perTry, func() { cancel(errPerTry) })
+	}
+	req := out.WithContext(actx)
+	req.URL = &u
+	if body != nil {
+		req.Body = body
+	}
+	resp, err := rt.RoundTrip(req)
 	if timer != nil && !timer.Stop() && err == nil {
 		// The per-try timer fired as the headers arrived: honour it.
 		resp.Body.Close()
@@ -473,6 +510,37 @@ func (f *Forwarder) attempt(ctx context.Context, out *http.Request, body io.Read
 		return nil, cancel, err
 	}
 	return resp, cancel, nil
+}
+
+// noCancel is the cancel of an attempt that made no context.
+func noCancel(error) {}
+
+// attemptH1 is an attempt on an HTTP/1.1 upstream: the per-try and
+// perRequest timeouts are one deadline on the connection until the
+// response head arrived, and the request keeps the client's context (a
+// client that leaves still cancels it).
+func attemptH1(c *h1.Client, rc *reqCtx, out *http.Request, u *url.URL, body io.ReadCloser, perTry time.Duration) (*http.Response, context.CancelCauseFunc, error) {
+	d := rc.deadline
+	if perTry > 0 {
+		if pt := time.Now().Add(perTry); d.IsZero() || pt.Before(d) {
+			d = pt
+		}
+	}
+	req := new(http.Request)
+	*req = *out
+	req.URL = u
+	if body != nil {
+		req.Body = body
+	}
+	resp, err := c.RoundTripDeadline(req, d)
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		if rc.expired() {
+			err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
+		} else {
+			err = errPerTry
+		}
+	}
+	return resp, noCancel, err
 }
 
 func (f *Forwarder) discard(resp *http.Response, cancel context.CancelCauseFunc, t *snapshot.Target, ep *discovery.Endpoint, p *Plan) {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"syscall"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/aimesh/aimesh/internal/discovery"
 	"github.com/aimesh/aimesh/internal/openai"
+	"github.com/aimesh/aimesh/internal/proxy/h1"
 	"github.com/aimesh/aimesh/internal/snapshot"
 )
 
@@ -21,7 +23,7 @@ var sseBufPool = sync.Pool{New: func() any { b := make([]byte, 4<<10); return &b
 // respond streams resp to the client. Streaming responses (event streams
 // and bodies of unknown length) are flushed after every read from the
 // upstream. idle bounds the gap between two reads.
-func (f *Forwarder) respond(w http.ResponseWriter, r *http.Request, resp *http.Response, cancel context.CancelCauseFunc, ep *discovery.Endpoint, p *Plan, idle time.Duration, start time.Time, res *Result) {
+func (f *Forwarder) respond(w http.ResponseWriter, r *http.Request, resp *http.Response, cancel context.CancelCauseFunc, ep *discovery.Endpoint, p *Plan, idle time.Duration, start, deadline time.Time, res *Result) {
 	defer func() {
 		cancel(nil)
 		if ep != nil {
@@ -40,8 +42,11 @@ func (f *Forwarder) respond(w http.ResponseWriter, r *http.Request, resp *http.R
 	if stream {
 		_ = rc.Flush()
 	}
+	// An HTTP/1.1 body bounds its reads itself (no timer, and the
+	// perRequest deadline with it); an HTTP/2 one needs a timer for idle.
 	var timer *time.Timer
-	if idle > 0 {
+	limited := h1.SetReadLimits(resp.Body, idle, deadline)
+	if idle > 0 && !limited {
 		timer = time.AfterFunc(idle, func() { cancel(errIdle) })
 		defer timer.Stop()
 	}
@@ -86,6 +91,11 @@ func (f *Forwarder) respond(w http.ResponseWriter, r *http.Request, resp *http.R
 				res.Failure = "client_gone"
 			case timer != nil && !timer.Stop():
 				res.Failure = "idle_timeout"
+			case limited && errors.Is(err, os.ErrDeadlineExceeded):
+				res.Failure = "idle_timeout"
+				if !deadline.IsZero() && !time.Now().Before(deadline) {
+					res.Failure = "timeout"
+				}
 			}
 			f.Log.Debug("upstream body failed mid-response; aborting the client stream", "upstream", res.Upstream, "err", err)
 			// Headers are out: cut the connection so the client sees the
