@@ -66,6 +66,13 @@ func (c *Client) hostPool(addr string) *hostPool {
 	return hp
 }
 
+// peekAfter is how long a connection must have been idle before it is
+// checked (a syscall) for having been closed by the upstream. Upstreams
+// close idle keep-alive connections after seconds (uvicorn and so vLLM:
+// 5 s), not within one; a connection that fails anyway is replaced by
+// RoundTrip's retry on a fresh one.
+const peekAfter = time.Second
+
 // get returns an idle connection (unless fresh) or a new one, waiting for
 // a slot when the pool is at MaxConnsPerHost.
 func (hp *hostPool) get(ctx context.Context, fresh bool) (*conn, error) {
@@ -82,7 +89,7 @@ func (hp *hostPool) get(ctx context.Context, fresh bool) (*conn, error) {
 			hp.idle[n-1] = nil
 			hp.idle = hp.idle[:n-1]
 			hp.mu.Unlock()
-			if time.Since(cn.idleAt) < c.idleTimeout() && cn.alive() {
+			if idle := time.Since(cn.idleAt); idle < c.idleTimeout() && (idle < peekAfter || cn.alive()) {
 				cn.reused = true
 				return cn, nil
 			}

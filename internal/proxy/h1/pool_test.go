@@ -442,3 +442,31 @@ func TestBufferedEndReleasesConn(t *testing.T) {
 		}
 	})
 }
+
+// TestConcurrentReuse: concurrent callers share kept-alive connections;
+// the pool grows to the concurrency, not to the number of requests.
+func TestConcurrentReuse(t *testing.T) {
+	s := rawResponse(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	c := newClient(t)
+	const workers, each = 8, 100
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				resp, err := c.RoundTrip(newRequest(t, "POST", s.url(), strings.NewReader("{}")))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				io.ReadAll(resp.Body)
+				resp.Body.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	if n := s.conns.Load(); n > workers {
+		t.Errorf("%d connections for %d requests from %d callers, want at most %d", n, workers*each, workers, workers)
+	}
+}
