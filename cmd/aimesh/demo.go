@@ -35,6 +35,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log, err := rf.logger(stderr)
+	if err == nil {
+		err = rf.check()
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "aimesh demo:", err)
 		return 2

@@ -40,6 +40,9 @@ func runKubernetes(ctx context.Context, rf *runFlags, kf *kubeFlags, stderr io.W
 		return 2
 	}
 	log, err := rf.logger(stderr)
+	if err == nil {
+		err = rf.check()
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "aimesh run:", err)
 		return 2

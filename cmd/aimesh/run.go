@@ -12,6 +12,7 @@ import (
 
 	"github.com/aimesh/aimesh/internal/config"
 	"github.com/aimesh/aimesh/internal/gateway"
+	"github.com/aimesh/aimesh/internal/telemetry"
 )
 
 // fileList is a repeatable -f flag.
@@ -37,6 +38,9 @@ type runFlags struct {
 	logLevel   string
 	logFormat  string
 	noWatch    bool
+	// Access log buffering (telemetry.Buffering).
+	accessLogFlush  time.Duration
+	accessLogBuffer int
 }
 
 func (rf *runFlags) register(fs *flag.FlagSet) {
@@ -50,6 +54,26 @@ func (rf *runFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&rf.dnsRefresh, "dns-refresh", 5*time.Second, "how often DNS service discovery re-resolves")
 	fs.StringVar(&rf.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&rf.logFormat, "log-format", "text", "text or json")
+	fs.DurationVar(&rf.accessLogFlush, "access-log-flush-interval", telemetry.DefaultFlushInterval,
+		"longest an access log line waits in memory before it is written (0: write every line at once, one system call per request)")
+	fs.IntVar(&rf.accessLogBuffer, "access-log-buffer-bytes", telemetry.DefaultBufferSize,
+		"access log bytes buffered per file; a buffer that would overflow is written at once")
+}
+
+// check validates the flags that have no parser of their own.
+func (rf *runFlags) check() error {
+	if rf.accessLogFlush < 0 {
+		return fmt.Errorf("--access-log-flush-interval: want 0 or more, got %s", rf.accessLogFlush)
+	}
+	if rf.accessLogBuffer < 0 {
+		return fmt.Errorf("--access-log-buffer-bytes: want 0 or more, got %d", rf.accessLogBuffer)
+	}
+	return nil
+}
+
+// accessLogBuffering is how the gateway's access log files buffer lines.
+func (rf *runFlags) accessLogBuffering() telemetry.Buffering {
+	return telemetry.Buffering{FlushInterval: rf.accessLogFlush, Size: rf.accessLogBuffer}
 }
 
 func (rf *runFlags) logger(w io.Writer) (*slog.Logger, error) {
@@ -102,6 +126,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log, err := rf.logger(stderr)
+	if err == nil {
+		err = rf.check()
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "aimesh run:", err)
 		return 2

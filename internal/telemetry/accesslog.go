@@ -144,9 +144,10 @@ func NewAccessLogger(spec *v1alpha1.FileAccessLog, files *LogFiles) (*AccessLogg
 // Path is the file the logger writes to.
 func (l *AccessLogger) Path() string { return l.path }
 
-// Log formats e and writes it as one line with a single Write. It is safe
-// for concurrent use and allocates nothing in the steady state. Lines
-// logged after Close are dropped.
+// Log formats e and hands the line to the file, which buffers it or writes
+// it with a single Write (see Buffering); lines are never split between
+// writes. It is safe for concurrent use and allocates nothing in the
+// steady state. Lines logged after Close are dropped.
 func (l *AccessLogger) Log(e *Entry) {
 	lb := logBufs.Get().(*logBuf)
 	l.format.appendPooled(lb, e)

@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"io"
+	"path/filepath"
 	"testing"
 
 	"github.com/aimesh/aimesh/api/v1alpha1"
@@ -38,12 +39,41 @@ var benchJSON = jsonFormat(
 	"retries", "%AIMESH_RETRIES%",
 )
 
+// BenchmarkAccessLogText logs Envoy's default line: formatting alone
+// (discard), and into a real file with one write per line (flush=0, the
+// behaviour before buffering) and with DefaultBuffering (flush=1s), where
+// a write carries 64 KiB of lines.
 func BenchmarkAccessLogText(b *testing.B) {
-	l := benchLogger(b, nil)
 	e := testEntry()
-	b.ReportAllocs()
-	for b.Loop() {
-		l.Log(e)
+	b.Run("discard", func(b *testing.B) {
+		l := benchLogger(b, nil)
+		b.ReportAllocs()
+		for b.Loop() {
+			l.Log(e)
+		}
+	})
+	for _, tc := range []struct {
+		name string
+		buf  Buffering
+	}{
+		{"file/flush=0", Buffering{}},
+		{"file/flush=1s", DefaultBuffering},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			files := NewLogFilesWith(nil, nil, tc.buf)
+			l, err := NewAccessLogger(&v1alpha1.FileAccessLog{Path: filepath.Join(b.TempDir(), "access.log")}, files)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				l.Log(e)
+			}
+			b.StopTimer()
+			if err := files.Close(); err != nil {
+				b.Fatal(err)
+			}
+		})
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aimesh/aimesh/api/v1alpha1"
 )
@@ -106,12 +107,14 @@ func TestJSONEscaping(t *testing.T) {
 	}
 }
 
-// syncBuffer is a writer that fails the test if two writes overlap.
+// syncBuffer is a writer that fails the test if two writes overlap, and
+// counts writes that do not end a line.
 type syncBuffer struct {
-	mu     sync.Mutex
-	busy   bool
-	buf    bytes.Buffer
-	writes int
+	mu      sync.Mutex
+	busy    bool
+	buf     bytes.Buffer
+	writes  int
+	partial int
 }
 
 func (b *syncBuffer) Write(p []byte) (int, error) {
@@ -124,64 +127,101 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 	b.mu.Unlock()
 	defer func() { b.mu.Lock(); b.busy = false; b.mu.Unlock() }()
 	b.writes++
+	if len(p) == 0 || p[len(p)-1] != '\n' {
+		b.partial++
+	}
 	return b.buf.Write(p)
 }
 
+// TestConcurrentLoggersShareOneWriter logs from several goroutines through
+// loggers of one path: unbuffered, every line is its own write; buffered
+// (a buffer that holds about one padded line and a timer that keeps firing
+// meanwhile), every write is whole lines. Either way no line is lost or
+// torn.
 func TestConcurrentLoggersShareOneWriter(t *testing.T) {
-	var opened int
-	sink := &syncBuffer{}
-	files := NewLogFiles(func(path string) (io.Writer, error) {
-		opened++
-		return sink, nil
-	}, nil)
-	defer files.Close()
+	for _, tc := range []struct {
+		name string
+		buf  Buffering
+	}{
+		{"unbuffered", Buffering{}},
+		{"buffered", Buffering{FlushInterval: time.Millisecond, Size: 4 << 10}},
+		{"default buffering", DefaultBuffering},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var opened int
+			sink := &syncBuffer{}
+			files := NewLogFilesWith(func(path string) (io.Writer, error) {
+				opened++
+				return sink, nil
+			}, nil, tc.buf)
+			defer files.Close()
 
-	const loggers, perLogger = 4, 500
-	var wg sync.WaitGroup
-	for i := range loggers {
-		spec := &v1alpha1.FileAccessLog{Path: "/var/log/aimesh/access.log"}
-		if i%2 == 1 {
-			spec.Path = "/var/log/aimesh/../aimesh/access.log" // same file, other spelling
-			spec.Format = jsonFormat("node", "%UPSTREAM_CLUSTER%", "n", "%AIMESH_RETRIES%", "pad", "%REQ(X-PAD)%")
-		}
-		l, err := NewAccessLogger(spec, files)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		wg.Go(func() {
-			for j := range perLogger {
-				e := testEntry()
-				e.VirtualNode = fmt.Sprintf("node-%d", i)
-				e.Retries = j
-				e.RequestHeader.Set("X-Pad", strings.Repeat("x", 3000))
-				l.Log(e)
+			const loggers, perLogger = 4, 500
+			var wg sync.WaitGroup
+			for i := range loggers {
+				spec := &v1alpha1.FileAccessLog{Path: "/var/log/aimesh/access.log"}
+				if i%2 == 1 {
+					spec.Path = "/var/log/aimesh/../aimesh/access.log" // same file, other spelling
+					spec.Format = jsonFormat("node", "%UPSTREAM_CLUSTER%", "n", "%AIMESH_RETRIES%", "pad", "%REQ(X-PAD)%")
+				}
+				l, err := NewAccessLogger(spec, files)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer l.Close()
+				wg.Go(func() {
+					for j := range perLogger {
+						e := testEntry()
+						e.VirtualNode = fmt.Sprintf("node-%d", i)
+						e.Retries = j
+						e.RequestHeader.Set("X-Pad", strings.Repeat("x", 3000))
+						l.Log(e)
+					}
+				})
+			}
+			wg.Wait()
+			if err := files.Close(); err != nil { // writes out what is buffered
+				t.Fatal(err)
+			}
+			if opened != 1 {
+				t.Errorf("opened the file %d times, want 1", opened)
+			}
+			if tc.buf.FlushInterval == 0 && sink.writes != loggers*perLogger {
+				t.Errorf("%d writes, want one per line (%d)", sink.writes, loggers*perLogger)
+			}
+			if tc.buf.FlushInterval > 0 && sink.writes >= loggers*perLogger {
+				t.Errorf("%d writes for %d lines: not batched", sink.writes, loggers*perLogger)
+			}
+			if sink.partial > 0 {
+				t.Errorf("%d of %d writes end mid-line", sink.partial, sink.writes)
+			}
+			sc := bufio.NewScanner(&sink.buf)
+			sc.Buffer(nil, 1<<20)
+			lines := 0
+			next := map[string]int{} // per logger, the next AIMESH_RETRIES value
+			for sc.Scan() {
+				lines++
+				l := sc.Text()
+				if strings.HasPrefix(l, "{") {
+					var m struct {
+						Node string
+						N    int
+					}
+					if err := json.Unmarshal([]byte(l), &m); err != nil {
+						t.Fatalf("torn JSON line %q", l)
+					}
+					if m.N != next[m.Node] {
+						t.Fatalf("%s: line %d after %d: lost or reordered", m.Node, m.N, next[m.Node]-1)
+					}
+					next[m.Node]++
+				} else if !strings.HasPrefix(l, "[2026-") || !strings.HasSuffix(l, `"10.1.2.3:8000"`) {
+					t.Fatalf("torn text line %q", l)
+				}
+			}
+			if lines != loggers*perLogger {
+				t.Errorf("%d lines, want %d", lines, loggers*perLogger)
 			}
 		})
-	}
-	wg.Wait()
-	if opened != 1 {
-		t.Errorf("opened the file %d times, want 1", opened)
-	}
-	if sink.writes != loggers*perLogger {
-		t.Errorf("%d writes, want one per line (%d)", sink.writes, loggers*perLogger)
-	}
-	sc := bufio.NewScanner(&sink.buf)
-	sc.Buffer(nil, 1<<20)
-	lines := 0
-	for sc.Scan() {
-		lines++
-		l := sc.Text()
-		if strings.HasPrefix(l, "{") {
-			if !json.Valid([]byte(l)) {
-				t.Fatalf("torn JSON line %q", l)
-			}
-		} else if !strings.HasPrefix(l, "[2026-") || !strings.HasSuffix(l, `"10.1.2.3:8000"`) {
-			t.Fatalf("torn text line %q", l)
-		}
-	}
-	if lines != loggers*perLogger {
-		t.Errorf("%d lines, want %d", lines, loggers*perLogger)
 	}
 }
 
@@ -238,16 +278,20 @@ func TestLogFilesReopen(t *testing.T) {
 	if err := files.Reopen(); err != nil {
 		t.Fatal(err)
 	}
+	// Reopen wrote the buffered lines to the rotated file before swapping.
+	if old, _ := os.ReadFile(path + ".1"); string(old) != "1\n2\n" {
+		t.Errorf("rotated file %q after Reopen, want 1 and 2", old)
+	}
 	l.Log(&Entry{Code: 3})
+	if err := files.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l.Log(&Entry{Code: 4}) // dropped
 	old, _ := os.ReadFile(path + ".1")
 	cur, _ := os.ReadFile(path)
 	if string(old) != "1\n2\n" || string(cur) != "3\n" {
 		t.Errorf("rotated %q, current %q", old, cur)
 	}
-	if err := files.Close(); err != nil {
-		t.Fatal(err)
-	}
-	l.Log(&Entry{Code: 4}) // dropped
 	if _, err := NewAccessLogger(&v1alpha1.FileAccessLog{Path: path}, files); err == nil {
 		t.Error("NewAccessLogger on closed LogFiles: no error")
 	}
@@ -288,26 +332,38 @@ func (w *failingWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// TestWriteErrorsAreLoggedOncePerStreak: a failing disk is reported once,
+// its recovery once, and a new failure again; buffered, the report comes
+// from the write of the buffer (here forced after each line).
 func TestWriteErrorsAreLoggedOncePerStreak(t *testing.T) {
-	var logs bytes.Buffer
-	w := &failingWriter{fail: true}
-	files := NewLogFiles(func(string) (io.Writer, error) { return w, nil }, slog.New(slog.NewTextHandler(&logs, nil)))
-	l, err := NewAccessLogger(&v1alpha1.FileAccessLog{Path: "/x"}, files)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.Log(testEntry())
-	l.Log(testEntry())
-	w.fail = false
-	l.Log(testEntry())
-	w.fail = true
-	l.Log(testEntry())
-	out := logs.String()
-	if n := strings.Count(out, "access log write failed"); n != 2 {
-		t.Errorf("%d failure messages, want 2:\n%s", n, out)
-	}
-	if !strings.Contains(out, "access log writes recovered") || !strings.Contains(out, "disk full") {
-		t.Errorf("missing recovery or cause:\n%s", out)
+	for name, b := range map[string]Buffering{"unbuffered": {}, "buffered": {FlushInterval: time.Hour}} {
+		t.Run(name, func(t *testing.T) {
+			var logs bytes.Buffer
+			w := &failingWriter{fail: true}
+			files := NewLogFilesWith(func(string) (io.Writer, error) { return w, nil }, slog.New(slog.NewTextHandler(&logs, nil)), b)
+			defer files.Close()
+			l, err := NewAccessLogger(&v1alpha1.FileAccessLog{Path: "/x"}, files)
+			if err != nil {
+				t.Fatal(err)
+			}
+			log := func() {
+				l.Log(testEntry())
+				files.flush(nil)
+			}
+			log()
+			log()
+			w.fail = false
+			log()
+			w.fail = true
+			log()
+			out := logs.String()
+			if n := strings.Count(out, "access log write failed"); n != 2 {
+				t.Errorf("%d failure messages, want 2:\n%s", n, out)
+			}
+			if !strings.Contains(out, "access log writes recovered") || !strings.Contains(out, "disk full") {
+				t.Errorf("missing recovery or cause:\n%s", out)
+			}
+		})
 	}
 }
 
@@ -320,15 +376,19 @@ func TestLogDoesNotAllocate(t *testing.T) {
 		"json": jsonFormat("start", "%START_TIME%", "code", "%RESPONSE_CODE%", "req", "%REQ(:METHOD)% %REQ(:PATH)%",
 			"ua", "%REQ(USER-AGENT)%", "model", "%AIMESH_MODEL%", "t", "%START_TIME(%s.%3f)%"),
 	} {
-		l, err := NewAccessLogger(&v1alpha1.FileAccessLog{Path: "/discard", Format: format},
-			NewLogFiles(func(string) (io.Writer, error) { return io.Discard, nil }, nil))
-		if err != nil {
-			t.Fatal(err)
-		}
-		e := testEntry()
-		l.Log(e)
-		if n := testing.AllocsPerRun(200, func() { l.Log(e) }); n > 0 {
-			t.Errorf("%s: %v allocs per Log, want 0", name, n)
+		// 500 lines overflow the small buffer many times.
+		for bname, b := range map[string]Buffering{"unbuffered": {}, "buffered": {FlushInterval: time.Hour, Size: 4 << 10}} {
+			files := NewLogFilesWith(func(string) (io.Writer, error) { return io.Discard, nil }, nil, b)
+			defer files.Close()
+			l, err := NewAccessLogger(&v1alpha1.FileAccessLog{Path: "/discard", Format: format}, files)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := testEntry()
+			l.Log(e)
+			if n := testing.AllocsPerRun(500, func() { l.Log(e) }); n > 0 {
+				t.Errorf("%s, %s: %v allocs per Log, want 0", name, bname, n)
+			}
 		}
 	}
 }

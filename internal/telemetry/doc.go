@@ -35,9 +35,17 @@
 // (/dev/stdout and /dev/stderr are the process's streams; other paths are
 // opened for appending) and an Envoy format, text or JSON, compiled once
 // when the logger is made. Loggers are opened through a LogFiles owned by
-// the gateway: all loggers on one path share one writer and lock, and each
-// line is a single Write, so lines never interleave. LogFiles.Reopen
-// supports log rotation.
+// the gateway: all loggers on one path share one writer, buffer and lock,
+// and every write holds whole lines, so lines never interleave.
+//
+// Lines are buffered as Envoy and nginx buffer them (DefaultBuffering:
+// 64 KiB per file, written when full and at least every second by one
+// goroutine per LogFiles), because a write system call per request costs
+// more than formatting the line. LogFiles.Reopen (log rotation) writes the
+// buffers to the old files first, and LogFiles.Close writes everything
+// out, so only a crash loses lines, at most one interval's worth.
+// /dev/stdout is buffered like a file: `kubectl logs` shows lines within
+// the interval. Buffering{} (interval 0) writes every line at once.
 //
 // Supported Envoy command operators:
 //
