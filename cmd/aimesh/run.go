@@ -92,16 +92,18 @@ func (rf *runFlags) logger(w io.Writer) (*slog.Logger, error) {
 }
 
 func (rf *runFlags) gatewayOptions(log *slog.Logger) gateway.Options {
+	b := rf.accessLogBuffering()
 	return gateway.Options{
-		ListenAddress: rf.listen,
-		MeshAddress:   rf.meshListen,
-		AdminAddress:  rf.admin,
-		Mesh:          rf.mesh,
-		Node:          rf.node,
-		MaxBodyBytes:  rf.maxBody,
-		DrainTimeout:  rf.drain,
-		DNSRefresh:    rf.dnsRefresh,
-		Log:           log,
+		AccessLogBuffering: &b,
+		ListenAddress:      rf.listen,
+		MeshAddress:        rf.meshListen,
+		AdminAddress:       rf.admin,
+		Mesh:               rf.mesh,
+		Node:               rf.node,
+		MaxBodyBytes:       rf.maxBody,
+		DrainTimeout:       rf.drain,
+		DNSRefresh:         rf.dnsRefresh,
+		Log:                log,
 	}
 }
 

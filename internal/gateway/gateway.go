@@ -44,6 +44,10 @@ type Options struct {
 	DNSRefresh time.Duration
 	// Kubernetes marks resources as coming from the API server.
 	Kubernetes bool
+	// AccessLogBuffering is how access log lines reach their files (nil:
+	// telemetry.DefaultBuffering, 64 KiB per file written at least every
+	// second; a zero Buffering writes every line at once).
+	AccessLogBuffering *telemetry.Buffering
 	Log        *slog.Logger
 }
 
@@ -97,7 +101,7 @@ func New(o Options) *Gateway {
 	g := &Gateway{
 		Options:   o,
 		metrics:   telemetry.NewMetrics(),
-		logFiles:  telemetry.NewLogFiles(nil, o.Log),
+		logFiles:  telemetry.NewLogFilesWith(nil, o.Log, buffering(o.AccessLogBuffering)),
 		eps:       discovery.NewRegistry(o.Log),
 		pools:     proxy.NewPools(),
 		streams:   proxy.NewStreams(),
@@ -110,6 +114,13 @@ func New(o Options) *Gateway {
 	g.lb = newBalance(o.Log)
 	g.fwd = &proxy.Forwarder{Pools: g.pools, Pick: proxy.RoundRobin, Balancer: g.lb, MaxReplay: o.MaxBodyBytes, ClientTLS: g.clientTLS, Streams: g.streams, Log: o.Log}
 	return g
+}
+
+func buffering(b *telemetry.Buffering) telemetry.Buffering {
+	if b == nil {
+		return telemetry.DefaultBuffering
+	}
+	return *b
 }
 
 // Metrics returns the gateway's metrics.
