@@ -104,7 +104,7 @@ func New(o Options) *Gateway {
 		logFiles:  telemetry.NewLogFilesWith(nil, o.Log, buffering(o.AccessLogBuffering)),
 		eps:       discovery.NewRegistry(o.Log),
 		pools:     proxy.NewPools(),
-		streams:   proxy.NewStreams(),
+		streams:   proxy.NewStreams(o.Log),
 		listeners: map[string]*boundListener{},
 		lisIdx:    map[string]int{},
 	}

@@ -235,6 +235,41 @@ func TestStreamRelayClientGone(t *testing.T) {
 	}
 }
 
+// TestStreamRelayClientGoneQuiet: a client that hangs up while its
+// stream is quiet (the model server sent its headers and queues the
+// request) frees the upstream at once, not at the next event.
+func TestStreamRelayClientGoneQuiet(t *testing.T) {
+	gone := make(chan struct{})
+	up := newUpstream(t, "sse", func(u *upstream, w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(http.StatusOK)
+		http.NewResponseController(w).Flush()
+		select {
+		case <-r.Context().Done():
+			close(gone)
+		case <-time.After(30 * time.Second):
+		}
+	})
+	gwPort := freePort(t)
+	g := startGW(t, relayConfig(up.addr(), filepath.Join(t.TempDir(), "a.log"), gwPort), gateway.Options{})
+	addr := strings.TrimPrefix(g.gatewayURL(t, gwPort), "http://")
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(c, "POST /v1/chat/completions HTTP/1.1\r\nHost: chat.example\r\nContent-Length: 2\r\n\r\n{}")
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	select {
+	case <-gone:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the upstream still held the request 5s after the client hung up on a quiet stream")
+	}
+}
+
 // TestStreamRelayDrain: Shutdown waits for a relayed stream that ends in
 // time, and cuts one that does not at the drain timeout.
 func TestStreamRelayDrain(t *testing.T) {

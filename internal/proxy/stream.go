@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -60,6 +61,9 @@ type Stream struct {
 	onEnd  func(*Result)
 
 	handedBack bool // the client connection went back to its listener (guarded by Streams.mu)
+	watched    bool // the client connection is watched for a hang-up
+	watchedFD  int32
+	gone       atomic.Bool // the client hung up
 }
 
 // Streams tracks the streams in flight, so that a drain can wait for them
@@ -68,10 +72,13 @@ type Streams struct {
 	mu     sync.Mutex
 	m      map[*Stream]struct{}
 	wakeup chan struct{} // closed when the last stream ends, while Drain waits
+	hang   *hangups
 }
 
 // NewStreams returns an empty registry.
-func NewStreams() *Streams { return &Streams{m: map[*Stream]struct{}{}} }
+func NewStreams(log *slog.Logger) *Streams {
+	return &Streams{m: map[*Stream]struct{}{}, hang: newHangups(log)}
+}
 
 // Len is the number of streams in flight.
 func (ss *Streams) Len() int {
@@ -214,6 +221,7 @@ func (f *Forwarder) handOff(w http.ResponseWriter, r *http.Request, resp *http.R
 	s.res = *res
 	res.Stream = s
 	f.Streams.add(s)
+	s.watched = f.Streams.hang.watch(s, client)
 	return s, true
 }
 
@@ -425,10 +433,19 @@ func (s *Stream) forward(head, b []byte) bool {
 	return true
 }
 
+// clientGone ends the stream of a client that hung up: closing the
+// upstream connection wakes the relay and tells the model server.
+func (s *Stream) clientGone() {
+	s.gone.Store(true)
+	s.up.Close()
+}
+
 // abort ends a stream that failed: the client connection is cut, so the
 // client sees an error rather than a short but well-formed response.
 func (s *Stream) abort(err error) {
 	switch {
+	case s.gone.Load():
+		s.res.Failure = "client_gone"
 	case s.cut.Load() || errors.Is(err, errStreamCut):
 		s.res.Failure = "drain_timeout"
 	case errors.Is(err, os.ErrDeadlineExceeded):
@@ -450,6 +467,9 @@ func (s *Stream) abort(err error) {
 // reports the result.
 func (s *Stream) end() {
 	defer s.streams.remove(s)
+	if s.watched {
+		s.streams.hang.unwatch(s) // before the connection closes or goes back
+	}
 	s.up.Close()
 	if !(s.done && s.keep && s.streams.handBack(s) && s.resume(s.client, s.ahead)) {
 		s.client.Close()
