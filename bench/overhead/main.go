@@ -38,6 +38,7 @@ type options struct {
 	maxStart, maxLimit      int
 	streams                 int
 	loadCPU, proxyCPU, nice int
+	oneCPU                  int
 	timeout                 time.Duration
 	skipMax, skipSSE, swap  bool
 	pprof, drive            string
@@ -66,6 +67,7 @@ func main() {
 	flag.IntVar(&o.streams, "streams", 10000, "idle SSE streams to open per target")
 	flag.IntVar(&o.loadCPU, "load-cpu", 0, "CPU for the load generator and upstream (-1: no pinning)")
 	flag.IntVar(&o.proxyCPU, "proxy-cpu", 1, "CPU for the proxy under test (-1: no pinning)")
+	flag.IntVar(&o.oneCPU, "one-cpu", 0, "also measure the low rate with every process on this CPU (-1: skip); no cross-CPU wake-ups")
 	flag.IntVar(&o.nice, "nice", 0, "nice value for the bench and the proxies it starts (root may go below 0)")
 	flag.DurationVar(&o.timeout, "timeout", 14*time.Minute, "bound on the whole run")
 	flag.BoolVar(&o.skipMax, "skip-max", false, "skip the maximum-rate search")
@@ -187,6 +189,10 @@ func run(ctx context.Context, log *slog.Logger, o *options) error {
 	}
 	log.Info("latency phase", "rate", o.lowRate)
 	rep.low = latencyPhase(ctx, log, targets, clients, chatBody, o.lowRate, o.rounds, o.dur)
+	if o.oneCPU >= 0 && o.proxyCPU >= 0 {
+		rep.oneCPU = o.oneCPU
+		rep.lowOne = oneCPUPhase(ctx, log, o, up, targets, clients, chatBody)
+	}
 	log.Info("latency phase", "rate", o.highRate)
 	rep.high = latencyPhase(ctx, log, targets, clients, chatBody, o.highRate, o.rounds, o.dur)
 	for _, t := range targets[1:] {
@@ -242,6 +248,34 @@ func run(ctx context.Context, log *slog.Logger, o *options) error {
 	}
 	log.Info("writing", "doc", o.doc)
 	return writeDoc(o.doc, section)
+}
+
+// oneCPUPhase repeats the low-rate latency phase with the load generator,
+// the upstream and every proxy on one CPU, then puts them back.
+func oneCPUPhase(ctx context.Context, log *slog.Logger, o *options, up *upstream, ts []*target,
+	clients map[string]*http.Client, body []byte) map[string]*phaseStats {
+	pin := func(proxies, self int) error {
+		for _, t := range ts[1:] {
+			if err := pinTree(t.pid(), proxies); err != nil {
+				return err
+			}
+		}
+		if err := pinTree(up.cmd.Process.Pid, self); err != nil {
+			return err
+		}
+		return pinAndNice(self, 0)
+	}
+	defer func() {
+		if err := pin(o.proxyCPU, max(o.loadCPU, 0)); err != nil {
+			log.Warn("re-pinning after the one-CPU phase", "err", err)
+		}
+	}()
+	if err := pin(o.oneCPU, o.oneCPU); err != nil {
+		log.Warn("one-CPU phase skipped", "err", err)
+		return nil
+	}
+	log.Info("latency phase, every process on one CPU", "rate", o.lowRate, "cpu", o.oneCPU)
+	return latencyPhase(ctx, log, ts, clients, body, o.lowRate, o.rounds, o.dur)
 }
 
 // buildAimesh builds ./cmd/aimesh into dir.

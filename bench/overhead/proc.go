@@ -77,6 +77,24 @@ func pinAndNice(cpu, nice int) error {
 	return nil
 }
 
+// pinTree pins every thread of pid and of its descendants to cpu.
+func pinTree(pid, cpu int) error {
+	var set unix.CPUSet
+	set.Set(cpu)
+	for _, p := range tree(pid) {
+		ts, err := tids(p)
+		if err != nil {
+			return err
+		}
+		for _, t := range ts {
+			if err := unix.SchedSetaffinity(t, &set); err != nil {
+				return fmt.Errorf("pin thread %d of %d to cpu %d: %w", t, p, cpu, err)
+			}
+		}
+	}
+	return nil
+}
+
 // cpuTicks is utime+stime of pid and of its children (nginx's worker is a
 // child of its master), in clock ticks.
 func cpuTicks(pid int) uint64 {
