@@ -48,7 +48,7 @@ type Options struct {
 	// telemetry.DefaultBuffering, 64 KiB per file written at least every
 	// second; a zero Buffering writes every line at once).
 	AccessLogBuffering *telemetry.Buffering
-	Log        *slog.Logger
+	Log                *slog.Logger
 }
 
 // Gateway is a running data plane.
