@@ -5,6 +5,7 @@ package proxy
 import (
 	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"syscall"
 )
@@ -14,11 +15,16 @@ import (
 // at once and its first token much later, and a client gone meanwhile
 // should free the upstream (and its queue slot) then, not at the first
 // token. One epoll instance watches every relayed client socket for a
-// peer hang-up (EPOLLRDHUP), with one goroutine blocked in epoll_wait for
-// all of them, so a stream costs no goroutine and no buffer for it.
+// peer hang-up (EPOLLRDHUP), so a stream costs no goroutine and no buffer
+// for it. The epoll descriptor is itself waited on through Go's poller
+// (it is readable while events are pending) and read with a timeout of
+// 0: no thread ever blocks in epoll_wait, which with GOMAXPROCS=1 would
+// hold the only P until the runtime's monitor took it back, stalling
+// every request meanwhile.
 type hangups struct {
 	mu    sync.Mutex
 	epfd  int
+	file  *os.File // epfd, for Go's poller
 	fds   map[int32]*Stream
 	start sync.Once
 	log   *slog.Logger
@@ -34,12 +40,21 @@ func newHangups(log *slog.Logger) *hangups {
 func (h *hangups) watch(s *Stream, c net.Conn) bool {
 	h.start.Do(func() {
 		fd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+		if err == nil {
+			err = syscall.SetNonblock(fd, true)
+		}
+		var raw syscall.RawConn
+		if err == nil {
+			f := os.NewFile(uintptr(fd), "hangups-epoll")
+			raw, err = f.SyscallConn()
+			h.file = f
+		}
 		if err != nil {
 			h.log.Warn("cannot watch streaming clients for hang-ups; a client that leaves is noticed at the next event", "err", err)
 			return
 		}
 		h.epfd = fd
-		go h.loop()
+		go h.loop(raw)
 	})
 	if h.epfd < 0 {
 		return false
@@ -77,12 +92,24 @@ func (h *hangups) unwatch(s *Stream) {
 	}
 }
 
-func (h *hangups) loop() {
+func (h *hangups) loop(raw syscall.RawConn) {
 	events := make([]syscall.EpollEvent, 64)
 	for {
-		n, err := syscall.EpollWait(h.epfd, events, -1)
-		if err == syscall.EINTR {
-			continue
+		var (
+			n   int
+			err error
+		)
+		rerr := raw.Read(func(fd uintptr) bool {
+			for {
+				n, err = syscall.EpollWait(int(fd), events, 0)
+				if err != syscall.EINTR {
+					break
+				}
+			}
+			return n > 0 || err != nil // nothing pending: wait until the descriptor is readable
+		})
+		if rerr != nil {
+			err = rerr
 		}
 		if err != nil {
 			h.log.Error("watching streaming clients for hang-ups stopped", "err", err)
