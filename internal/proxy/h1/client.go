@@ -100,7 +100,8 @@ func (c *Client) RoundTrip(req *http.Request) (*http.Response, error) {
 // the response head bounded by deadline (zero: only by the context). Past
 // it the error wraps os.ErrDeadlineExceeded. Unlike a context deadline it
 // costs no timer and no context: the connection's own I/O deadline does
-// it. Connecting is bounded by DialTimeout, not by deadline.
+// it. Waiting for a connection slot (MaxConnsPerHost) and connecting are
+// bounded by deadline too (connecting also by DialTimeout).
 func (c *Client) RoundTripDeadline(req *http.Request, deadline time.Time) (*http.Response, error) {
 	if req.URL == nil || req.URL.Host == "" {
 		closeBody(req.Body)
@@ -119,7 +120,7 @@ func (c *Client) RoundTripDeadline(req *http.Request, deadline time.Time) (*http
 	defer out.free()
 	hp := c.hostPool(hostPort(req.URL.Host, c.TLS != nil))
 	for attempt := 0; ; attempt++ {
-		cn, err := hp.get(ctx, attempt > 0)
+		cn, err := hp.get(ctx, attempt > 0, deadline)
 		if err != nil {
 			return nil, err
 		}

@@ -90,3 +90,32 @@ func TestReadLimits(t *testing.T) {
 		t.Error("SetReadLimits accepted a body that is not this package's")
 	}
 }
+
+// TestDeadlineWhileWaitingForConn: with MaxConnsPerHost reached, a caller
+// waits for a connection no longer than its deadline.
+func TestDeadlineWhileWaitingForConn(t *testing.T) {
+	s := stallServer(t, "")
+	c := newClient(t)
+	c.MaxConnsPerHost = 1
+	go c.RoundTrip(newRequest(t, "GET", s.url(), nil)) // holds the only connection
+	eventuallyOpen(t, c, s.addr(), 1)
+	start := time.Now()
+	_, err := c.RoundTripDeadline(newRequest(t, "GET", s.url(), nil), start.Add(100*time.Millisecond))
+	checkPrompt(t, err, os.ErrDeadlineExceeded, start)
+}
+
+// eventuallyOpen waits (bounded) until the pool for addr has n open
+// connections.
+func eventuallyOpen(t *testing.T, c *Client, addr string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, open := poolCounts(c, addr); open == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the pool never had %d open connections", n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

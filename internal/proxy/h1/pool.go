@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -75,7 +76,7 @@ const peekAfter = time.Second
 
 // get returns an idle connection (unless fresh) or a new one, waiting for
 // a slot when the pool is at MaxConnsPerHost.
-func (hp *hostPool) get(ctx context.Context, fresh bool) (*conn, error) {
+func (hp *hostPool) get(ctx context.Context, fresh bool, deadline time.Time) (*conn, error) {
 	c := hp.c
 	for {
 		hp.mu.Lock()
@@ -111,7 +112,7 @@ func (hp *hostPool) get(ctx context.Context, fresh bool) (*conn, error) {
 			if evict != nil {
 				evict.nc.Close()
 			}
-			cn, err := hp.dial(ctx)
+			cn, err := hp.dial(ctx, deadline)
 			if err != nil {
 				hp.mu.Lock()
 				hp.open--
@@ -125,16 +126,36 @@ func (hp *hostPool) get(ctx context.Context, fresh bool) (*conn, error) {
 		ch := make(chan struct{}, 1)
 		hp.waiters = append(hp.waiters, ch)
 		hp.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
+		var (
+			timer   *time.Timer
+			expired <-chan time.Time
+		)
+		if !deadline.IsZero() {
+			timer = time.NewTimer(time.Until(deadline))
+			expired = timer.C
+		}
+		giveUp := func(err error) (*conn, error) {
 			hp.mu.Lock()
 			if !hp.removeWaiterLocked(ch) {
-				// Woken as ctx ended: pass the wake-up on.
+				// Woken as we gave up: pass the wake-up on.
 				hp.wakeLocked()
 			}
 			hp.mu.Unlock()
-			return nil, ctxError(ctx, "wait for connection to "+hp.addr)
+			return nil, err
+		}
+		var err error
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			err = ctxError(ctx, "wait for connection to "+hp.addr)
+		case <-expired:
+			err = fmt.Errorf("h1: wait for connection to %s: %w", hp.addr, os.ErrDeadlineExceeded)
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+		if err != nil {
+			return giveUp(err)
 		}
 	}
 }
@@ -269,9 +290,9 @@ func (hp *hostPool) sweep() {
 
 // dial opens a connection to the pool's address, with a TLS handshake
 // when the client has a TLS config.
-func (hp *hostPool) dial(ctx context.Context) (*conn, error) {
+func (hp *hostPool) dial(ctx context.Context, deadline time.Time) (*conn, error) {
 	c := hp.c
-	d := net.Dialer{Timeout: c.dialTimeout(), KeepAlive: tcpKeepAlive}
+	d := net.Dialer{Timeout: c.dialTimeout(), Deadline: deadline, KeepAlive: tcpKeepAlive}
 	nc, err := d.DialContext(ctx, "tcp", hp.addr)
 	if err != nil {
 		if ctxEnded(ctx) {
