@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/aimesh/aimesh/internal/config"
@@ -165,6 +168,7 @@ func serve(ctx context.Context, g *gateway.Gateway, rf *runFlags, log *slog.Logg
 		defer close(done)
 		background(bg)
 	}()
+	go reopenLogsOnHUP(bg, g, log)
 	<-ctx.Done()
 	log.Info("shutting down: draining in-flight requests", "timeout", rf.drain)
 	cancel()
@@ -174,6 +178,26 @@ func serve(ctx context.Context, g *gateway.Gateway, rf *runFlags, log *slog.Logg
 	}
 	log.Info("stopped")
 	return 0
+}
+
+// reopenLogsOnHUP reopens the access log files on SIGHUP, as logrotate
+// expects of a daemon after it renamed them (without copytruncate).
+func reopenLogsOnHUP(ctx context.Context, g *gateway.Gateway, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-hup:
+			if err := g.ReopenLogs(); err != nil {
+				log.Error("reopening access log files on SIGHUP", "err", err)
+			} else {
+				log.Info("access log files reopened (SIGHUP)")
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // reportConfigError prints every config problem on its own line.

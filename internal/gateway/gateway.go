@@ -123,6 +123,9 @@ func buffering(b *telemetry.Buffering) telemetry.Buffering {
 	return *b
 }
 
+// ReopenLogs writes out and reopens every access log file (log rotation).
+func (g *Gateway) ReopenLogs() error { return g.logFiles.Reopen() }
+
 // Metrics returns the gateway's metrics.
 func (g *Gateway) Metrics() *telemetry.Metrics { return g.metrics }
 
