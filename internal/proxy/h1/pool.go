@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"github.com/aimesh/aimesh/internal/sockio"
 	"net"
 	"os"
 	"sync"
@@ -303,6 +304,8 @@ func (hp *hostPool) dial(ctx context.Context, deadline time.Time) (*conn, error)
 	cn := &conn{nc: nc, hp: hp}
 	if tc, ok := nc.(*net.TCPConn); ok {
 		cn.raw, _ = tc.SyscallConn()
+		nc = sockio.Wrap(tc)
+		cn.nc = nc
 	}
 	if c.TLS != nil {
 		tc := tls.Client(nc, hp.tlsConfig())

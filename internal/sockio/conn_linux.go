@@ -1,0 +1,118 @@
+//go:build linux
+
+package sockio
+
+import (
+	"io"
+	"net"
+	"syscall"
+	"unsafe"
+)
+
+// Conn is a TCP connection with raw-syscall Read and Write; everything
+// else (deadlines, Close, CloseWrite, SyscallConn) is *net.TCPConn's.
+type Conn struct {
+	*net.TCPConn
+	rc syscall.RawConn
+
+	// One Read and one Write may run at once; each has its own state,
+	// set before the RawConn call. The callbacks are bound once, so a
+	// call allocates nothing.
+	rbuf    []byte
+	rn      int
+	rerr    error
+	wbuf    []byte
+	wn      int
+	werr    error
+	readFn  func(uintptr) bool
+	writeFn func(uintptr) bool
+}
+
+// Wrap returns tc with raw-syscall Read and Write (tc itself when its
+// descriptor cannot be had).
+func Wrap(tc *net.TCPConn) net.Conn {
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return tc
+	}
+	c := &Conn{TCPConn: tc, rc: rc}
+	c.readFn, c.writeFn = c.doRead, c.doWrite
+	return c
+}
+
+// Read reads like net.Conn's Read.
+func (c *Conn) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	c.rbuf, c.rn, c.rerr = p, 0, nil
+	err := c.rc.Read(c.readFn)
+	c.rbuf = nil
+	if err != nil {
+		return 0, err
+	}
+	return c.rn, c.rerr
+}
+
+func (c *Conn) doRead(fd uintptr) bool {
+	for {
+		n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&c.rbuf[0])), uintptr(len(c.rbuf)))
+		switch e {
+		case 0:
+			if n == 0 {
+				c.rerr = io.EOF
+			}
+			c.rn = int(n)
+			return true
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		}
+		c.rerr = &net.OpError{Op: "read", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: e}
+		return true
+	}
+}
+
+// Write writes all of p like net.Conn's Write.
+func (c *Conn) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	c.wbuf, c.wn, c.werr = p, 0, nil
+	err := c.rc.Write(c.writeFn)
+	c.wbuf = nil
+	if err != nil {
+		return c.wn, err
+	}
+	return c.wn, c.werr
+}
+
+func (c *Conn) doWrite(fd uintptr) bool {
+	for c.wn < len(c.wbuf) {
+		rest := c.wbuf[c.wn:]
+		n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&rest[0])), uintptr(len(rest)))
+		switch e {
+		case 0:
+			c.wn += int(n)
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return false
+		default:
+			c.werr = &net.OpError{Op: "write", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: e}
+			return true
+		}
+	}
+	return true
+}
+
+// ReadFrom and WriteTo hide *net.TCPConn's (splice, sendfile), which would
+// bypass Read and Write.
+func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
+	return io.Copy(struct{ io.Writer }{c}, r)
+}
+
+// WriteTo copies the connection's input to w with Read.
+func (c *Conn) WriteTo(w io.Writer) (int64, error) {
+	return io.Copy(w, struct{ io.Reader }{c})
+}
