@@ -5,6 +5,7 @@ package sockio
 import (
 	"io"
 	"net"
+	"sync"
 	"syscall"
 	"unsafe"
 )
@@ -15,9 +16,12 @@ type Conn struct {
 	*net.TCPConn
 	rc syscall.RawConn
 
-	// One Read and one Write may run at once; each has its own state,
-	// set before the RawConn call. The callbacks are bound once, so a
-	// call allocates nothing.
+	// A Read and a Write may run at once; each has its own state, set
+	// before the RawConn call and guarded by its own mutex (net.Conn
+	// allows concurrent calls). The callbacks are bound once, so a call
+	// allocates nothing.
+	rmu     sync.Mutex
+	wmu     sync.Mutex
 	rbuf    []byte
 	rn      int
 	rerr    error
@@ -45,6 +49,8 @@ func (c *Conn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
 	c.rbuf, c.rn, c.rerr = p, 0, nil
 	err := c.rc.Read(c.readFn)
 	c.rbuf = nil
@@ -79,6 +85,8 @@ func (c *Conn) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	c.wbuf, c.wn, c.werr = p, 0, nil
 	err := c.rc.Write(c.writeFn)
 	c.wbuf = nil

@@ -113,3 +113,41 @@ func TestEOFAndReset(t *testing.T) {
 		t.Fatalf("after a reset: %v, want ECONNRESET or EPIPE", err)
 	}
 }
+
+// TestConcurrentWrites: net.Conn allows concurrent calls; each Write's
+// bytes arrive whole (writes of one goroutine are not mixed into
+// another's buffer).
+func TestConcurrentWrites(t *testing.T) {
+	w, s := pair(t)
+	const writers, each, size = 4, 50, 1000
+	got := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(io.LimitReader(s, writers*each*size))
+		got <- b
+	}()
+	done := make(chan struct{})
+	for i := range writers {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			buf := bytes.Repeat([]byte{byte('a' + i)}, size)
+			for range each {
+				if _, err := w.Write(buf); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	for range writers {
+		<-done
+	}
+	b := <-got
+	for off := 0; off+size <= len(b); off += size {
+		if !bytes.Equal(b[off:off+size], bytes.Repeat(b[off:off+1], size)) {
+			t.Fatalf("bytes of different writes interleaved at %d", off)
+		}
+	}
+	if len(b) != writers*each*size {
+		t.Fatalf("%d bytes arrived, want %d", len(b), writers*each*size)
+	}
+}
