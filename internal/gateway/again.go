@@ -3,8 +3,6 @@ package gateway
 import (
 	"net"
 	"sync"
-
-	"github.com/aimesh/aimesh/internal/sockio"
 )
 
 // againListener is what a listener's http.Server serves: the connections
@@ -35,9 +33,6 @@ func newAgainListener(ln net.Listener) *againListener {
 func (l *againListener) acceptLoop() {
 	for {
 		c, err := l.Listener.Accept()
-		if tc, ok := c.(*net.TCPConn); ok {
-			c = sockio.Wrap(tc) // plaintext: net/http's reads and writes skip the syscall state
-		}
 		select {
 		case l.accepted <- accepted{c, err}:
 		case <-l.closed:

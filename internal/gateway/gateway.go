@@ -18,6 +18,7 @@ import (
 	"github.com/aimesh/aimesh/internal/discovery"
 	"github.com/aimesh/aimesh/internal/proxy"
 	"github.com/aimesh/aimesh/internal/snapshot"
+	"github.com/aimesh/aimesh/internal/sockio"
 	"github.com/aimesh/aimesh/internal/telemetry"
 )
 
@@ -245,7 +246,13 @@ func (g *Gateway) open(w wanted) (*boundListener, error) {
 	}
 	b := &boundListener{key: w.key, want: w, ln: ln, done: make(chan struct{})}
 	li := listenerInfo{name: w.name, idx: g.listenerIndex(w.name), port: w.port, metrics: g.metrics.Listener(w.name)}
-	serveLn := g.wrapTLS(ln, w.port, w.tls)
+	var serveLn net.Listener = ln
+	if w.kind != "tcp" {
+		// HTTP connections' reads and writes skip the scheduler's syscall
+		// state (package sockio); TCP routes keep splice.
+		serveLn = sockio.Listener{Listener: ln}
+	}
+	serveLn = g.wrapTLS(serveLn, w.port, w.tls)
 	if w.kind != "tcp" && (w.tls == v1.TLSModeDisabled || w.tls == "") {
 		// Plaintext HTTP/1.1 streams may leave net/http (proxy.Stream)
 		// and come back here for the connection's next request.

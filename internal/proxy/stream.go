@@ -11,11 +11,11 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"github.com/aimesh/aimesh/internal/discovery"
 	"github.com/aimesh/aimesh/internal/proxy/h1"
 	"github.com/aimesh/aimesh/internal/snapshot"
+	"github.com/aimesh/aimesh/internal/sockio"
 )
 
 // A Stream relays one streaming response (an event stream, or a body of
@@ -265,7 +265,7 @@ func (s *Stream) read() (*[]byte, int, error) {
 	err := s.raw.Read(func(fd uintptr) bool {
 		b := sseBufPool.Get().(*[]byte)
 		for {
-			n, rerr = rawRead(fd, *b)
+			n, rerr = sockio.ReadFD(fd, *b)
 			if rerr != syscall.EINTR {
 				break
 			}
@@ -291,16 +291,6 @@ func (s *Stream) read() (*[]byte, int, error) {
 		return nil, 0, io.EOF
 	}
 	return bp, n, nil
-}
-
-// rawRead reads without entering the scheduler's syscall state (see
-// package sockio): the socket is non-blocking, the read cannot block.
-func rawRead(fd uintptr, b []byte) (int, error) {
-	n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
-	if e != 0 {
-		return -1, e
-	}
-	return int(n), nil
 }
 
 // forward writes head (the response head, first time only) and the body

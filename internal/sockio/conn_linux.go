@@ -7,7 +7,6 @@ import (
 	"net"
 	"sync"
 	"syscall"
-	"unsafe"
 )
 
 // Conn is a TCP connection with raw-syscall Read and Write; everything
@@ -62,7 +61,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 
 func (c *Conn) doRead(fd uintptr) bool {
 	for {
-		n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&c.rbuf[0])), uintptr(len(c.rbuf)))
+		n, e := sysRead(fd, c.rbuf)
 		switch e {
 		case 0:
 			if n == 0 {
@@ -99,7 +98,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 func (c *Conn) doWrite(fd uintptr) bool {
 	for c.wn < len(c.wbuf) {
 		rest := c.wbuf[c.wn:]
-		n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&rest[0])), uintptr(len(rest)))
+		n, e := sysWrite(fd, rest)
 		switch e {
 		case 0:
 			c.wn += int(n)
@@ -123,4 +122,26 @@ func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
 // WriteTo copies the connection's input to w with Read.
 func (c *Conn) WriteTo(w io.Writer) (int64, error) {
 	return io.Copy(w, struct{ io.Reader }{c})
+}
+
+// ReadFD reads from a non-blocking socket descriptor as Conn does, for
+// code that waits on the socket itself (a RawConn's Read callback).
+func ReadFD(fd uintptr, b []byte) (int, error) {
+	n, e := sysRead(fd, b)
+	if e != 0 {
+		return -1, e
+	}
+	return n, nil
+}
+
+// Listener wraps the TCP connections its listener accepts.
+type Listener struct{ net.Listener }
+
+// Accept returns the next connection, wrapped when it is TCP.
+func (l Listener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		return Wrap(tc), err
+	}
+	return c, err
 }

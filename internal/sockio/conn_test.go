@@ -151,3 +151,30 @@ func TestConcurrentWrites(t *testing.T) {
 		t.Fatalf("%d bytes arrived, want %d", len(b), writers*each*size)
 	}
 }
+
+func TestListenerWraps(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := Listener{Listener: ln}
+	defer l.Close()
+	go func() {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err == nil {
+			c.Write([]byte("hello"))
+			c.Close()
+		}
+	}()
+	c, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, ok := c.(*Conn); !ok {
+		t.Fatalf("Accept returned %T, want *sockio.Conn", c)
+	}
+	if b, err := io.ReadAll(c); err != nil || string(b) != "hello" {
+		t.Fatalf("read %q, %v", b, err)
+	}
+}
