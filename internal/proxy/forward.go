@@ -259,7 +259,7 @@ targets:
 					if stream != nil {
 						res.BodyRead = stream.bytesRead()
 					}
-					if _, handled := f.handOff(w, r, resp, cancelAttempt, ep, p, idle, start, deadline, res); handled {
+					if f.handOff(w, r, resp, cancelAttempt, ep, p, idle, start, deadline, res) {
 						return
 					}
 				}

@@ -92,10 +92,7 @@ func (f *Forwarder) respond(w http.ResponseWriter, r *http.Request, resp *http.R
 			case timer != nil && !timer.Stop():
 				res.Failure = "idle_timeout"
 			case limited && errors.Is(err, os.ErrDeadlineExceeded):
-				res.Failure = "idle_timeout"
-				if !deadline.IsZero() && !time.Now().Before(deadline) {
-					res.Failure = "timeout"
-				}
+				res.Failure = deadlineFailure(deadline)
 			}
 			f.Log.Debug("upstream body failed mid-response; aborting the client stream", "upstream", res.Upstream, "err", err)
 			// Headers are out: cut the connection so the client sees the
@@ -106,6 +103,15 @@ func (f *Forwarder) respond(w http.ResponseWriter, r *http.Request, resp *http.R
 	for k, v := range resp.Trailer {
 		h[k] = v
 	}
+}
+
+// deadlineFailure names a read that hit its connection deadline: the
+// perRequest timeout when deadline has passed, else the idle timeout.
+func deadlineFailure(deadline time.Time) string {
+	if !deadline.IsZero() && !time.Now().Before(deadline) {
+		return "timeout"
+	}
+	return "idle_timeout"
 }
 
 // announceTrailers names the upstream's trailers in a Trailer header.

@@ -84,24 +84,24 @@ func (f *Forwarder) streamable(r *http.Request, resp *http.Response, p *Plan, st
 }
 
 // handOff takes resp's upstream connection and the client connection out
-// of net/http into a Stream, which the caller starts. It returns nil,
-// having changed nothing, when resp's body is not an h1 connection's; the
-// caller then relays through net/http. When the connection is taken but
-// the client's cannot be, the client gets a 502 and handled is true.
+// of net/http into a Stream (res.Stream, which the caller starts). It
+// returns false, having changed nothing, when resp's body is not an h1
+// connection's; the caller then relays through net/http. When the
+// connection is taken but the client's cannot be, the client gets a 502.
 func (f *Forwarder) handOff(w http.ResponseWriter, r *http.Request, resp *http.Response, cancelAttempt context.CancelCauseFunc,
-	ep *discovery.Endpoint, p *Plan, idle time.Duration, start, deadline time.Time, res *Result) (s *Stream, handled bool) {
+	ep *discovery.Endpoint, p *Plan, idle time.Duration, start, deadline time.Time, res *Result) (handled bool) {
 	d, ok := h1.Detach(resp.Body)
 	if !ok {
-		return nil, false
+		return false
 	}
 	cancelAttempt(nil) // the connection is ours now: the attempt's context has nothing left to cancel
-	giveUp := func() (*Stream, bool) {
+	giveUp := func() bool {
 		d.Conn.Close()
 		if ep != nil {
 			f.releaseEnd(res.Target, ep, p.Pick.Tokens, 0, "reset")
 		}
 		f.fail(w, res, http.StatusBadGateway, "reset", "upstream_error", "the upstream stream could not be relayed")
-		return nil, true
+		return true
 	}
 	sc, ok := d.Conn.(syscall.Conn)
 	if !ok {
@@ -120,7 +120,7 @@ func (f *Forwarder) handOff(w http.ResponseWriter, r *http.Request, resp *http.R
 		clear(h)
 		return giveUp() // a ResponseWriter that cannot be taken over
 	}
-	s = &Stream{f: f, streams: f.Streams, client: client, up: d.Conn, raw: raw, framing: d.Framing, left: d.Remaining,
+	s := &Stream{f: f, streams: f.Streams, client: client, up: d.Conn, raw: raw, framing: d.Framing, left: d.Remaining,
 		pending: d.Buffered, head: head, keep: !r.Close && !p.Draining, resume: p.Resume, idle: idle,
 		deadline: deadline, start: start, t: res.Target, ep: ep, tokens: p.Pick.Tokens}
 	if n := brw.Reader.Buffered(); n > 0 {
@@ -132,7 +132,7 @@ func (f *Forwarder) handOff(w http.ResponseWriter, r *http.Request, resp *http.R
 	res.Stream = s
 	f.Streams.add(s)
 	s.watched = f.Streams.hang.watch(s, client)
-	return s, true
+	return true
 }
 
 // appendHead writes the HTTP/1.1 response head for the client.
@@ -359,11 +359,7 @@ func (s *Stream) abort(err error) {
 	case s.cut.Load() || errors.Is(err, errStreamCut):
 		s.res.Failure = "drain_timeout"
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		if !s.deadline.IsZero() && !time.Now().Before(s.deadline) {
-			s.res.Failure = "timeout"
-		} else {
-			s.res.Failure = "idle_timeout"
-		}
+		s.res.Failure = deadlineFailure(s.deadline)
 	case errors.Is(err, errBadChunk):
 		s.res.Failure = "reset"
 	default:
