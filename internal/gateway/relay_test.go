@@ -213,17 +213,7 @@ func TestStreamRelayClientGone(t *testing.T) {
 	gwPort := freePort(t)
 	g := startGW(t, relayConfig(up.addr(), filepath.Join(t.TempDir(), "a.log"), gwPort), gateway.Options{})
 	addr := strings.TrimPrefix(g.gatewayURL(t, gwPort), "http://")
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprintf(c, "POST /v1/chat/completions HTTP/1.1\r\nHost: chat.example\r\nContent-Length: 2\r\n\r\n{}")
-	br := bufio.NewReader(c)
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, resp := openRawStream(t, addr)
 	if line, err := bufio.NewReader(resp.Body).ReadString('\n'); err != nil || line != "data: 0\n" {
 		t.Fatalf("first event %q, %v", line, err)
 	}
@@ -253,15 +243,7 @@ func TestStreamRelayClientGoneQuiet(t *testing.T) {
 	gwPort := freePort(t)
 	g := startGW(t, relayConfig(up.addr(), filepath.Join(t.TempDir(), "a.log"), gwPort), gateway.Options{})
 	addr := strings.TrimPrefix(g.gatewayURL(t, gwPort), "http://")
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprintf(c, "POST /v1/chat/completions HTTP/1.1\r\nHost: chat.example\r\nContent-Length: 2\r\n\r\n{}")
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if _, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil {
-		t.Fatal(err)
-	}
+	c, _ := openRawStream(t, addr)
 	c.Close()
 	select {
 	case <-gone:
@@ -279,18 +261,7 @@ func TestStreamRelayDrain(t *testing.T) {
 	g := startGW(t, relayConfig(up.addr(), filepath.Join(t.TempDir(), "a.log"), gwPort), gateway.Options{DrainTimeout: 2 * time.Second})
 	addr := strings.TrimPrefix(g.gatewayURL(t, gwPort), "http://")
 	open := func() *bufio.Reader {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		c.SetReadDeadline(time.Now().Add(20 * time.Second))
-		fmt.Fprintf(c, "POST /v1/chat/completions HTTP/1.1\r\nHost: chat.example\r\nContent-Length: 2\r\n\r\n{}")
-		br := bufio.NewReader(c)
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, resp := openRawStream(t, addr)
 		body := bufio.NewReader(resp.Body)
 		if line, err := body.ReadString('\n'); err != nil || line != "data: first\n" {
 			t.Fatalf("first event %q, %v", line, err)
@@ -324,17 +295,7 @@ func TestStreamRelayDrainCuts(t *testing.T) {
 	gwPort := freePort(t)
 	g := startGW(t, relayConfig(up.addr(), filepath.Join(t.TempDir(), "a.log"), gwPort), gateway.Options{DrainTimeout: 500 * time.Millisecond})
 	addr := strings.TrimPrefix(g.gatewayURL(t, gwPort), "http://")
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetReadDeadline(time.Now().Add(20 * time.Second))
-	fmt.Fprintf(c, "POST /v1/chat/completions HTTP/1.1\r\nHost: chat.example\r\nContent-Length: 2\r\n\r\n{}")
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, resp := openRawStream(t, addr)
 	start := time.Now()
 	if err := g.Shutdown(context.Background()); err == nil {
 		t.Error("Shutdown reported a clean drain with a stream cut")
@@ -345,4 +306,22 @@ func TestStreamRelayDrainCuts(t *testing.T) {
 	if _, err := io.ReadAll(resp.Body); err == nil {
 		t.Error("the cut stream ended like a complete one; want an error")
 	}
+}
+
+// openRawStream sends a chat request on a new connection to addr and
+// reads the response head; the caller reads the body from resp.
+func openRawStream(t *testing.T, addr string) (net.Conn, *http.Response) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	fmt.Fprintf(c, "POST /v1/chat/completions HTTP/1.1\r\nHost: chat.example\r\nContent-Length: 2\r\n\r\n{}")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, resp
 }
