@@ -87,6 +87,25 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// meshAndNode is the YAML of the Mesh ai-mesh and the VirtualNode llm
+// whose one endpoint is up, ending with a document separator.
+func meshAndNode(up *httptest.Server) string {
+	host, port, _ := net.SplitHostPort(up.Listener.Addr().String())
+	return fmt.Sprintf(`apiVersion: aimesh.io/v1alpha1
+kind: Mesh
+metadata: {name: ai-mesh}
+spec: {egressFilter: {type: DROP_ALL}}
+---
+apiVersion: aimesh.io/v1alpha1
+kind: VirtualNode
+metadata: {name: llm}
+spec:
+  listeners: [{portMapping: {port: %[2]s, protocol: http}}]
+  serviceDiscovery: {static: {endpoints: [{address: %[1]s, port: %[2]s}]}}
+---
+`, host, port)
+}
+
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
@@ -132,22 +151,9 @@ func TestSIGTERMDrainsStreams(t *testing.T) {
 		io.WriteString(w, "data: [DONE]\n\n")
 	}))
 	t.Cleanup(up.Close)
-	upHost, upPort, _ := net.SplitHostPort(up.Listener.Addr().String())
 
 	gwPort, meshPort, adminPort := freePort(t), freePort(t), freePort(t)
-	cfg := fmt.Sprintf(`apiVersion: aimesh.io/v1alpha1
-kind: Mesh
-metadata: {name: ai-mesh}
-spec: {egressFilter: {type: DROP_ALL}}
----
-apiVersion: aimesh.io/v1alpha1
-kind: VirtualNode
-metadata: {name: llm}
-spec:
-  listeners: [{portMapping: {port: %[2]s, protocol: http}}]
-  serviceDiscovery: {static: {endpoints: [{address: %[1]s, port: %[2]s}]}}
----
-apiVersion: aimesh.io/v1alpha1
+	cfg := meshAndNode(up) + fmt.Sprintf(`apiVersion: aimesh.io/v1alpha1
 kind: VirtualService
 metadata: {name: chat.local}
 spec: {provider: {virtualRouter: {virtualRouterName: r}}}
@@ -167,7 +173,7 @@ apiVersion: aimesh.io/v1alpha1
 kind: VirtualGateway
 metadata: {name: gw}
 spec:
-  listeners: [{portMapping: {port: %[3]d, protocol: http}}]
+  listeners: [{portMapping: {port: %[1]d, protocol: http}}]
 ---
 apiVersion: aimesh.io/v1alpha1
 kind: GatewayRoute
@@ -176,7 +182,7 @@ spec:
   httpRoute:
     match: {prefix: /}
     action: {target: {virtualService: {virtualServiceName: chat.local}}}
-`, upHost, upPort, gwPort)
+`, gwPort)
 	cfgPath := filepath.Join(t.TempDir(), "mesh.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package e2e
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -31,23 +30,10 @@ func TestSIGHUPReopensAccessLogs(t *testing.T) {
 		io.WriteString(w, `{"ok":true}`)
 	}))
 	t.Cleanup(up.Close)
-	upHost, upPort, _ := net.SplitHostPort(up.Listener.Addr().String())
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "access.log")
 	gwPort, adminPort := freePort(t), freePort(t)
-	cfg := fmt.Sprintf(`apiVersion: aimesh.io/v1alpha1
-kind: Mesh
-metadata: {name: ai-mesh}
-spec: {egressFilter: {type: DROP_ALL}}
----
-apiVersion: aimesh.io/v1alpha1
-kind: VirtualNode
-metadata: {name: llm}
-spec:
-  listeners: [{portMapping: {port: %[2]s, protocol: http}}]
-  serviceDiscovery: {static: {endpoints: [{address: %[1]s, port: %[2]s}]}}
----
-apiVersion: aimesh.io/v1alpha1
+	cfg := meshAndNode(up) + fmt.Sprintf(`apiVersion: aimesh.io/v1alpha1
 kind: VirtualService
 metadata: {name: chat.local}
 spec: {provider: {virtualNode: {virtualNodeName: llm}}}
@@ -56,11 +42,11 @@ apiVersion: aimesh.io/v1alpha1
 kind: VirtualGateway
 metadata: {name: gw}
 spec:
-  listeners: [{portMapping: {port: %[3]d, protocol: http}}]
+  listeners: [{portMapping: {port: %[1]d, protocol: http}}]
   logging:
     accessLog:
       file:
-        path: %[4]s
+        path: %[2]s
         format: {text: "%%REQ(:PATH)%% %%RESPONSE_CODE%%\n"}
 ---
 apiVersion: aimesh.io/v1alpha1
@@ -70,7 +56,7 @@ spec:
   httpRoute:
     match: {prefix: /}
     action: {target: {virtualService: {virtualServiceName: chat.local}}}
-`, upHost, upPort, gwPort, logPath)
+`, gwPort, logPath)
 	cfgPath := filepath.Join(dir, "mesh.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
