@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aimesh/aimesh/internal/discovery"
+	"github.com/aimesh/aimesh/internal/hangup"
 	"github.com/aimesh/aimesh/internal/proxy/h1"
 	"github.com/aimesh/aimesh/internal/snapshot"
 	"github.com/aimesh/aimesh/internal/sockio"
@@ -59,10 +60,9 @@ type Stream struct {
 	cut    atomic.Bool
 	onEnd  func(*Result)
 
-	handedBack bool // the client connection went back to its listener (guarded by Streams.mu)
-	watched    bool // the client connection is watched for a hang-up
-	watchedFD  int32
-	gone       atomic.Bool // the client hung up
+	handedBack bool          // the client connection went back to its listener (guarded by Streams.mu)
+	watch      hangup.Handle // of the client connection, watched for a hang-up
+	gone       atomic.Bool   // the client hung up
 }
 
 // Start relays the stream in its own goroutine; onEnd gets the final
@@ -131,7 +131,7 @@ func (f *Forwarder) handOff(w http.ResponseWriter, r *http.Request, resp *http.R
 	s.res = *res
 	res.Stream = s
 	f.Streams.add(s)
-	s.watched = f.Streams.hang.watch(s, client)
+	s.watch, _ = f.Streams.hang.Watch(client, s.clientGone)
 	return true
 }
 
@@ -373,9 +373,7 @@ func (s *Stream) abort(err error) {
 // reports the result.
 func (s *Stream) end() {
 	defer s.streams.remove(s)
-	if s.watched {
-		s.streams.hang.unwatch(s) // before the connection closes or goes back
-	}
+	s.streams.hang.Unwatch(s.watch) // before the connection closes or goes back
 	s.up.Close()
 	if !(s.done && s.keep && s.streams.handBack(s) && s.resume(s.client, s.ahead)) {
 		s.client.Close()

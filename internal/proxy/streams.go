@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+
+	"github.com/aimesh/aimesh/internal/hangup"
 )
 
 // Streams tracks the streams in flight, so that a drain can wait for them
@@ -11,13 +13,13 @@ import (
 type Streams struct {
 	mu     sync.Mutex
 	m      map[*Stream]struct{}
-	wakeup chan struct{} // closed when the last stream ends, while Drain waits
-	hang   *hangups
+	wakeup chan struct{}   // closed when the last stream ends, while Drain waits
+	hang   *hangup.Watcher // notices clients that hang up while their stream is quiet
 }
 
 // NewStreams returns an empty registry.
 func NewStreams(log *slog.Logger) *Streams {
-	return &Streams{m: map[*Stream]struct{}{}, hang: newHangups(log)}
+	return &Streams{m: map[*Stream]struct{}{}, hang: hangup.New(log)}
 }
 
 // Len is the number of streams in flight.
