@@ -45,7 +45,7 @@ step "socket I/O paths without the race detector"
 # internal/sockio reads and writes with RawSyscall only in builds without
 # the race detector (with it, package syscall's calls keep the detector's
 # view of socket happens-before); test that build of the packages using it.
-$GO test -count=1 ./internal/sockio/ ./internal/proxy/... ./internal/gateway/ ./test/e2e/
+$GO test -count=1 ./internal/sockio/ ./internal/fastlane/ ./internal/proxy/... ./internal/gateway/ ./test/e2e/
 
 step "deploy/eks: Pulumi program tests (mocks)"
 (cd deploy/eks && $GO vet ./... && $GO test -count=1 ./...)

@@ -10,11 +10,12 @@ import (
 // a streaming response outside net/http, so that a client's keep-alive
 // connection serves its next request as if the stream had never left.
 type againListener struct {
-	net.Listener
-	again    chan net.Conn
-	accepted chan accepted
-	closed   chan struct{}
-	once     sync.Once
+	net.Listener // nil: only what is given back (the fast lane's hand-offs)
+	addr         net.Addr
+	again        chan net.Conn
+	accepted     chan accepted
+	closed       chan struct{}
+	once         sync.Once
 }
 
 type accepted struct {
@@ -22,10 +23,23 @@ type accepted struct {
 	err error
 }
 
-func newAgainListener(ln net.Listener) *againListener {
-	l := &againListener{Listener: ln, again: make(chan net.Conn), accepted: make(chan accepted), closed: make(chan struct{})}
-	go l.acceptLoop()
+// newAgainListener serves what ln accepts and what is given back; with ln
+// nil, only what is given back, and Addr is addr.
+func newAgainListener(ln net.Listener, addr net.Addr) *againListener {
+	l := &againListener{Listener: ln, addr: addr, again: make(chan net.Conn), closed: make(chan struct{})}
+	if ln != nil {
+		l.accepted = make(chan accepted)
+		go l.acceptLoop()
+	}
 	return l
+}
+
+// Addr is the socket's address.
+func (l *againListener) Addr() net.Addr {
+	if l.Listener != nil {
+		return l.Listener.Addr()
+	}
+	return l.addr
 }
 
 // acceptLoop hands what the socket accepts to Accept, until the socket
@@ -64,6 +78,9 @@ func (l *againListener) Accept() (net.Conn, error) {
 // Close closes the socket; connections given back after it are refused.
 func (l *againListener) Close() error {
 	l.once.Do(func() { close(l.closed) })
+	if l.Listener == nil {
+		return nil
+	}
 	return l.Listener.Close()
 }
 

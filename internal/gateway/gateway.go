@@ -16,6 +16,8 @@ import (
 	v1 "github.com/aimesh/aimesh/api/v1alpha1"
 	"github.com/aimesh/aimesh/internal/config"
 	"github.com/aimesh/aimesh/internal/discovery"
+	"github.com/aimesh/aimesh/internal/fastlane"
+	"github.com/aimesh/aimesh/internal/hangup"
 	"github.com/aimesh/aimesh/internal/proxy"
 	"github.com/aimesh/aimesh/internal/snapshot"
 	"github.com/aimesh/aimesh/internal/sockio"
@@ -49,7 +51,10 @@ type Options struct {
 	// telemetry.DefaultBuffering, 64 KiB per file written at least every
 	// second; a zero Buffering writes every line at once).
 	AccessLogBuffering *telemetry.Buffering
-	Log                *slog.Logger
+	// NetHTTPOnly serves plaintext HTTP/1.1 with net/http alone, without
+	// the fast lane (package fastlane) in front of it.
+	NetHTTPOnly bool
+	Log         *slog.Logger
 }
 
 // Gateway is a running data plane.
@@ -72,6 +77,7 @@ type Gateway struct {
 	lisIdx    map[string]int
 	tunnels   sync.WaitGroup
 	streams   *proxy.Streams
+	hangups   *hangup.Watcher // clients of slow fast-lane requests
 	admin     *http.Server
 }
 
@@ -81,8 +87,11 @@ type boundListener struct {
 	want wanted
 	ln   net.Listener
 	srv  *http.Server // nil for TCP listeners
-	tcp  *tcpServer
-	done chan struct{}
+	// fast serves fastLn (plaintext HTTP) in front of srv.
+	fast   *fastlane.Server
+	fastLn net.Listener
+	tcp    *tcpServer
+	done   chan struct{}
 }
 
 // New returns a Gateway that serves nothing until Apply.
@@ -106,6 +115,7 @@ func New(o Options) *Gateway {
 		eps:       discovery.NewRegistry(o.Log),
 		pools:     proxy.NewPools(),
 		streams:   proxy.NewStreams(o.Log),
+		hangups:   hangup.New(o.Log),
 		listeners: map[string]*boundListener{},
 		lisIdx:    map[string]int{},
 	}
@@ -254,18 +264,34 @@ func (g *Gateway) open(w wanted) (*boundListener, error) {
 	}
 	serveLn = g.wrapTLS(serveLn, w.port, w.tls)
 	if w.kind != "tcp" && (w.tls == v1.TLSModeDisabled || w.tls == "") {
-		// Plaintext HTTP/1.1 streams may leave net/http (proxy.Stream)
-		// and come back here for the connection's next request.
-		al := newAgainListener(serveLn)
-		serveLn, li.resume = al, al.resume
+		if g.NetHTTPOnly {
+			// Plaintext HTTP/1.1 streams may leave net/http (proxy.Stream)
+			// and come back here for the connection's next request.
+			al := newAgainListener(serveLn, nil)
+			serveLn, li.resume = al, al.resume
+		} else {
+			// The fast lane serves the socket and gives net/http what it
+			// does not serve itself; streams come back to the fast lane.
+			al := newAgainListener(nil, serveLn.Addr())
+			b.fast = &fastlane.Server{HandOff: al.resume, ReadHeaderTimeout: readHeaderTimeout,
+				IdleTimeout: idleTimeout, Hangups: g.hangups, Log: g.Log}
+			b.fastLn, serveLn, li.resume = serveLn, al, b.fast.ServeConn
+		}
 	}
+	var h http.Handler
 	switch w.kind {
 	case "tcp":
 		b.tcp = &tcpServer{g: g, port: w.port, li: li}
 	case "mesh":
-		b.srv = g.httpServer(&meshHandler{g: g, li: li}, w.protocol)
+		h = &meshHandler{g: g, li: li}
 	default:
-		b.srv = g.httpServer(&gatewayHandler{g: g, li: li}, w.protocol)
+		h = &gatewayHandler{g: g, li: li}
+	}
+	if h != nil {
+		b.srv = g.httpServer(h, w.protocol)
+	}
+	if b.fast != nil {
+		b.fast.Handler = h
 	}
 	g.Log.Info("listening", "listener", w.name, "address", ln.Addr().String(), "tls", string(w.tls))
 	go g.serve(b, serveLn)
@@ -275,6 +301,16 @@ func (g *Gateway) open(w wanted) (*boundListener, error) {
 func (g *Gateway) serve(b *boundListener, ln net.Listener) {
 	defer close(b.done)
 	var err error
+	if b.fast != nil {
+		fastDone := make(chan struct{})
+		go func() {
+			defer close(fastDone)
+			if err := b.fast.Serve(b.fastLn); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+				g.Log.Error("listener stopped", "listener", b.key, "err", err)
+			}
+		}()
+		defer func() { <-fastDone }()
+	}
 	if b.tcp != nil {
 		err = b.tcp.serve(ln)
 	} else {
@@ -302,16 +338,34 @@ func (g *Gateway) unbindUnused(snap *snapshot.Snapshot) {
 }
 
 func (g *Gateway) closeListener(b *boundListener, timeout time.Duration) {
-	if b.srv != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
-		if err := b.srv.Shutdown(ctx); err != nil {
-			b.srv.Close()
-		}
-	} else {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	b.shutdown(ctx)
+}
+
+// shutdown stops b's servers gracefully, closing what is left when ctx
+// ends; it reports whether anything had to be cut.
+func (b *boundListener) shutdown(ctx context.Context) (forced bool) {
+	if b.srv == nil {
 		b.ln.Close()
+		<-b.done
+		return false
 	}
+	var fastErr error
+	fastDone := make(chan struct{})
+	go func() {
+		defer close(fastDone)
+		if b.fast != nil {
+			fastErr = b.fast.Shutdown(ctx)
+		}
+	}()
+	if err := b.srv.Shutdown(ctx); err != nil {
+		forced = true
+		b.srv.Close()
+	}
+	<-fastDone
 	<-b.done
+	return forced || fastErr != nil
 }
 
 // ListenerAddr returns the bound address of a listener key such as
@@ -351,12 +405,19 @@ func wantedListeners(snap *snapshot.Snapshot, meshAddr string) []wanted {
 	return out
 }
 
+// The timeouts of client connections: a request head arriving in pieces,
+// and a keep-alive connection between requests.
+const (
+	readHeaderTimeout = 30 * time.Second
+	idleTimeout       = 5 * time.Minute
+)
+
 func (g *Gateway) httpServer(h http.Handler, protocol string) *http.Server {
 	return &http.Server{
 		Handler:           h,
 		Protocols:         listenerProtocols(v1Protocol(protocol)),
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       5 * time.Minute,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(g.Log.Handler(), slog.LevelDebug),
 	}
 }
@@ -380,15 +441,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if b.srv != nil {
-				if err := b.srv.Shutdown(ctx); err != nil {
-					forced.Store(true)
-					b.srv.Close()
-				}
-			} else {
-				b.ln.Close()
+			if b.shutdown(ctx) {
+				forced.Store(true)
 			}
-			<-b.done
 		}()
 	}
 	wg.Wait()
