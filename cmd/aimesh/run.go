@@ -44,6 +44,7 @@ type runFlags struct {
 	// Access log buffering (telemetry.Buffering).
 	accessLogFlush  time.Duration
 	accessLogBuffer int
+	fastLane        bool
 }
 
 func (rf *runFlags) register(fs *flag.FlagSet) {
@@ -61,6 +62,8 @@ func (rf *runFlags) register(fs *flag.FlagSet) {
 		"longest an access log line waits in memory before it is written (0: write every line at once, one system call per request)")
 	fs.IntVar(&rf.accessLogBuffer, "access-log-buffer-bytes", telemetry.DefaultBufferSize,
 		"access log bytes buffered per file; a buffer that would overflow is written at once")
+	fs.BoolVar(&rf.fastLane, "http1-fast-lane", true,
+		"serve plain HTTP/1.1 requests on plaintext listeners with aimesh's own server loop (anything else goes to net/http); false: net/http for all")
 }
 
 // check validates the flags that have no parser of their own.
@@ -106,6 +109,7 @@ func (rf *runFlags) gatewayOptions(log *slog.Logger) gateway.Options {
 		MaxBodyBytes:       rf.maxBody,
 		DrainTimeout:       rf.drain,
 		DNSRefresh:         rf.dnsRefresh,
+		NetHTTPOnly:        !rf.fastLane,
 		Log:                log,
 	}
 }
