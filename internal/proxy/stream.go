@@ -375,14 +375,17 @@ func (s *Stream) end() {
 	defer s.streams.remove(s)
 	s.streams.hang.Unwatch(s.watch) // before the connection closes or goes back
 	s.up.Close()
-	if !(s.done && s.keep && s.streams.handBack(s) && s.resume(s.client, s.ahead)) {
-		s.client.Close()
-	}
 	code := s.res.Code
 	if s.ep != nil {
 		s.f.releaseEnd(s.t, s.ep, s.tokens, code, s.res.Failure)
 	}
+	// The record goes first: once the connection is back, its next
+	// request may be served and logged at once, and logs keep the order
+	// requests were answered in.
 	if s.onEnd != nil {
 		s.onEnd(&s.res)
+	}
+	if !(s.done && s.keep && s.streams.handBack(s) && s.resume(s.client, s.ahead)) {
+		s.client.Close()
 	}
 }
