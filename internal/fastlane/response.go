@@ -19,16 +19,29 @@ import (
 // write with its head.
 const bufSize = 4 << 10
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, bufSize); return &b }}
+// bufPool holds *buffer so that putting one back allocates nothing.
+var bufPool = sync.Pool{New: func() any { return &buffer{b: make([]byte, 0, bufSize)} }}
 
-func getBuf() []byte { return (*bufPool.Get().(*[]byte))[:0] }
+type buffer struct{ b []byte }
+
+func getBuf() []byte {
+	p := bufPool.Get().(*buffer)
+	b := p.b[:0]
+	p.b = nil
+	boxPool.Put(p)
+	return b
+}
+
+// boxPool recycles the boxes of buffers in use.
+var boxPool = sync.Pool{New: func() any { return new(buffer) }}
 
 func putBuf(b []byte) {
 	if cap(b) > 4*bufSize {
 		return // grown by a large head: let it go
 	}
-	b = b[:0]
-	bufPool.Put(&b)
+	p := boxPool.Get().(*buffer)
+	p.b = b[:0]
+	bufPool.Put(p)
 }
 
 // response is the http.ResponseWriter of one request. A connection

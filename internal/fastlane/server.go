@@ -48,6 +48,11 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
 	s.ln = ln
 	s.init()
+	if s.draining.Load() { // shut down before it started
+		s.mu.Unlock()
+		ln.Close()
+		return http.ErrServerClosed
+	}
 	s.mu.Unlock()
 	var backoff time.Duration
 	for {
