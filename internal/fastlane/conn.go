@@ -75,6 +75,12 @@ func newConn(s *Server, nc net.Conn, ahead []byte) *conn {
 
 // release returns the read buffer of a connection no one reads any more.
 func (c *conn) release() {
+	// A body reader the handler left running holds body.mu while it reads
+	// through br: wait for it (its read fails once nc is closed, as it is
+	// whenever such a reader exists), so that br does not go back to the
+	// pool under it and it then sees br == nil.
+	c.body.mu.Lock()
+	defer c.body.mu.Unlock()
 	if c.br != nil {
 		c.br.Reset(nil)
 		readerPool.Put(c.br)
@@ -114,6 +120,11 @@ func (c *conn) serve() {
 // returns false when the loop must end: the connection is closed, or
 // handed off because the head does not fit.
 func (c *conn) readHead() (int, bool) {
+	if c.br.Buffered() > 0 {
+		// Pipelined bytes: the loop does not go idle for this head, so
+		// renew the deadline set before the last request ran.
+		c.idleDeadline()
+	}
 	scanned := 0
 	for {
 		n := c.br.Buffered()
@@ -149,15 +160,21 @@ func (c *conn) waitIdle() bool {
 	c.mu.Lock()
 	c.idle = true
 	c.mu.Unlock()
+	c.idleDeadline()
+	return !c.s.draining.Load() // after the deadline: see poke
+}
+
+// idleDeadline sets the idle deadline, moving it at most once a second,
+// and always when it has passed (a request ran past it).
+func (c *conn) idleDeadline() {
 	if t := c.s.IdleTimeout; t > 0 {
 		now := time.Now()
-		if c.deadline.IsZero() || c.deadline.Sub(now) < t-time.Second {
+		if left := c.deadline.Sub(now); c.deadline.IsZero() || left <= 0 || left < t-time.Second {
 			c.setDeadline(now.Add(t))
 		}
 	} else if !c.deadline.IsZero() {
 		c.setDeadline(time.Time{})
 	}
-	return !c.s.draining.Load() // after the deadline: see poke
 }
 
 // setActive ends the idle state when request bytes arrive.
