@@ -54,6 +54,7 @@ test-eks:
 fuzz:
 	$(GO) test ./internal/config -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZTIME)
 	$(GO) test ./internal/openai -run='^$$' -fuzz=FuzzInspect -fuzztime=$(FUZZTIME)
+	$(GO) test ./internal/fastlane -run='^$$' -fuzz=FuzzParseHead -fuzztime=$(FUZZTIME)
 
 # bench: the testing.B benchmarks, then bench-overhead.
 bench:

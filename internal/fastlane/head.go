@@ -97,6 +97,15 @@ func parseHead(b []byte) (h reqHead, ok bool) {
 		case "Transfer-Encoding", "Expect", "Upgrade":
 			return h, false
 		case "Connection":
+			// A plain list of tokens only: net/http's server reads this
+			// field twice (a list parse for Request.Close, and a scan for
+			// "close" between white space and commas to close after the
+			// reply), folding ASCII case only; on anything else the two
+			// readings, or hasToken's Unicode folding ("clo\u017fe"),
+			// could disagree with the fast lane's.
+			if !isTokenList(value) {
+				return h, false
+			}
 			if hasToken(value, "close") {
 				h.close = true
 			}
@@ -178,6 +187,19 @@ func isFieldValue(v string) bool {
 	for i := 0; i < len(v); i++ {
 		c := v[i]
 		if (c < ' ' && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// isTokenList reports whether v is a comma-separated list of tokens, with
+// optional white space around each; empty elements are allowed.
+func isTokenList(v string) bool {
+	for v != "" {
+		var t string
+		t, v, _ = strings.Cut(v, ",")
+		if t = trimOWS(t); t != "" && !isToken(t) {
 			return false
 		}
 	}
