@@ -98,8 +98,9 @@ func (c *conn) serve() {
 			c.close()
 		}
 	}()
+	afterPost := false
 	for {
-		end, ok := c.readHead()
+		end, ok := c.readHead(afterPost)
 		if !ok {
 			return
 		}
@@ -110,6 +111,7 @@ func (c *conn) serve() {
 			return
 		}
 		c.br.Discard(end)
+		afterPost = h.method == http.MethodPost
 		if !c.serveRequest(&h) {
 			return
 		}
@@ -119,7 +121,10 @@ func (c *conn) serve() {
 // readHead waits for a whole request head and returns its length. It
 // returns false when the loop must end: the connection is closed, or
 // handed off because the head does not fit.
-func (c *conn) readHead() (int, bool) {
+//
+// After a POST it skips up to four CR or LF bytes before the head, as
+// net/http does for old clients that end a body with an extra CRLF.
+func (c *conn) readHead(afterPost bool) (int, bool) {
 	if c.br.Buffered() > 0 {
 		// Pipelined bytes: the loop does not go idle for this head, so
 		// renew the deadline set before the last request ran.
@@ -131,8 +136,19 @@ func (c *conn) readHead() (int, bool) {
 		if n > 0 {
 			c.setActive()
 			b, _ := c.br.Peek(n)
+			if afterPost {
+				afterPost = false
+				if k := leadingCRLF(b); k > 0 {
+					c.br.Discard(k)
+					continue
+				}
+			}
 			if end := headEnd(b, scanned); end >= 0 {
 				return end, true
+			}
+			if hasBareLF(b, scanned) {
+				c.handOff() // net/http reads bare LF line ends; the fast lane does not
+				return 0, false
 			}
 			scanned = n
 			if n == c.br.Size() {

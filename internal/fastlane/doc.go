@@ -7,7 +7,8 @@
 // method other than CONNECT and PRI, an origin-form target ("/..."),
 // HTTP/1.1, CRLF line ends, header names that are tokens followed
 // directly by a colon, values without control characters, exactly one
-// valid Host, at most one Content-Length made of digits, and no
+// valid Host, at most one Content-Length made of digits, a Connection
+// field (if any) that is a plain list of tokens, and no
 // Transfer-Encoding, Expect, Upgrade or folded line. Anything else (an
 // HTTP/2 preface, HTTP/1.0, a chunked or 100-continue upload, a proxy's
 // absolute-form target, a malformed head) goes to net/http together with

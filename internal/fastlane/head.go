@@ -35,6 +35,27 @@ func headEnd(b []byte, from int) int {
 	return -1
 }
 
+// hasBareLF reports whether b has an LF without a CR before it, from
+// from on: a head the fast lane leaves to net/http, and whose end
+// headEnd would never find.
+func hasBareLF(b []byte, from int) bool {
+	for i := max(from, 0); i < len(b); i++ {
+		if b[i] == '\n' && (i == 0 || b[i-1] != '\r') {
+			return true
+		}
+	}
+	return false
+}
+
+// leadingCRLF counts the CR and LF bytes among the first four of b.
+func leadingCRLF(b []byte) int {
+	n := 0
+	for n < len(b) && n < 4 && (b[n] == '\r' || b[n] == '\n') {
+		n++
+	}
+	return n
+}
+
 // parseHead parses a whole request head (as headEnd found it). ok is false
 // when the request is not for the fast lane: net/http then reads it from
 // the start, accepting or refusing it by its own rules.

@@ -512,6 +512,14 @@ func TestHandOff(t *testing.T) {
 		expectStd(t, resp, body, "POST HTTP/1.1 /up hello world")
 	})
 
+	t.Run("bare LF line ends", func(t *testing.T) {
+		// Not a whole head to the fast lane ever: it must go to net/http
+		// at once, not wait for ReadHeaderTimeout.
+		rc := dialRaw(t, ts.addr)
+		resp, body := rc.roundTrip("GET /lf HTTP/1.1\nHost: example.com\n\n")
+		expectStd(t, resp, body, "GET HTTP/1.1 /lf ")
+	})
+
 	t.Run("HTTP/1.0", func(t *testing.T) {
 		rc := dialRaw(t, ts.addr)
 		resp, body := rc.roundTrip("GET /old HTTP/1.0\r\nHost: example.com\r\n\r\n")
@@ -585,8 +593,8 @@ func TestHandOff(t *testing.T) {
 
 	// Each connection above went to net/http once (h2c's requests share
 	// one connection).
-	if n := ts.handoffs.Load(); n != 7 {
-		t.Errorf("%d hand-offs, want 7", n)
+	if n := ts.handoffs.Load(); n != 8 {
+		t.Errorf("%d hand-offs, want 8", n)
 	}
 }
 
@@ -933,5 +941,20 @@ func TestBodyReaderOutlivesHandler(t *testing.T) {
 		if _, body := dialRaw(t, ts.addr).roundTrip(get(path)); body != path {
 			t.Errorf("another connection: %q", body)
 		}
+	}
+}
+
+// TestCRLFAfterPost: an extra CRLF after a POST body (old clients) is
+// skipped, as net/http does, and the next request stays in the fast lane.
+func TestCRLFAfterPost(t *testing.T) {
+	ts := startServer(t, echoPath)
+	rc := dialRaw(t, ts.addr)
+	resp, body := rc.roundTrip("POST /up HTTP/1.1\r\nHost: example.com\r\nContent-Length: 5\r\n\r\nhello\r\n")
+	if got := resp.Header.Get(servedBy); got == "net/http" || body != "/uphello" {
+		t.Fatalf("POST: answered by %q, body %q", got, body)
+	}
+	resp, body = rc.roundTrip(get("/next"))
+	if got := resp.Header.Get(servedBy); got == "net/http" || resp.StatusCode != http.StatusOK || body != "/next" {
+		t.Fatalf("after the CRLF: answered by %q, %s %q", got, resp.Status, body)
 	}
 }
