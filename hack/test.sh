@@ -47,6 +47,9 @@ step "socket I/O paths without the race detector"
 # view of socket happens-before); test that build of the packages using it.
 $GO test -count=1 ./internal/sockio/ ./internal/fastlane/ ./internal/proxy/... ./internal/gateway/ ./test/e2e/
 
+step "gateway with net/http alone (--http1-fast-lane=false)"
+AIMESH_TEST_NET_HTTP_ONLY=1 $GO test -count=1 ./internal/gateway/
+
 step "deploy/eks: Pulumi program tests (mocks)"
 (cd deploy/eks && $GO vet ./... && $GO test -count=1 ./...)
 

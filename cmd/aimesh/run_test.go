@@ -54,3 +54,26 @@ func TestAccessLogBufferingFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestFastLaneFlag: the fast lane is on by default and
+// --http1-fast-lane=false leaves plaintext listeners to net/http.
+func TestFastLaneFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args        []string
+		netHTTPOnly bool
+	}{
+		{nil, false},
+		{[]string{"--http1-fast-lane=false"}, true},
+	} {
+		fs := flag.NewFlagSet("run", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		var rf runFlags
+		rf.register(fs)
+		if err := fs.Parse(tc.args); err != nil {
+			t.Fatalf("%q: %v", tc.args, err)
+		}
+		if got := rf.gatewayOptions(nil).NetHTTPOnly; got != tc.netHTTPOnly {
+			t.Errorf("%q: NetHTTPOnly %v, want %v", tc.args, got, tc.netHTTPOnly)
+		}
+	}
+}

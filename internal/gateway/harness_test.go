@@ -242,6 +242,11 @@ func startGW(t testing.TB, yaml string, opts gateway.Options) *testGW {
 	if opts.Log == nil {
 		opts.Log = testLog()
 	}
+	// hack/test.sh runs the package once more with net/http alone on the
+	// plaintext listeners (--http1-fast-lane=false): both paths stay tested.
+	if os.Getenv("AIMESH_TEST_NET_HTTP_ONLY") == "1" {
+		opts.NetHTTPOnly = true
+	}
 	g := gateway.New(opts)
 	if err := g.Apply(parseConfig(t, yaml, opts.Kubernetes)); err != nil {
 		t.Fatalf("apply: %v", err)
