@@ -74,7 +74,7 @@ func main() {
 	flag.BoolVar(&o.skipSSE, "skip-sse", false, "skip the idle-stream memory test")
 	flag.BoolVar(&o.swap, "swap", true, "also run the 5,000-route compile-and-swap test (go test ./internal/gateway)")
 	flag.StringVar(&o.pprof, "pprof", "", "only profile: drive aimesh at -high-rate for -duration, write its CPU profile here, exit")
-	flag.StringVar(&o.drive, "drive", "", "only drive this target at -high-rate for -duration, print its CPU per request, exit (to attach perf or strace meanwhile)")
+	flag.StringVar(&o.drive, "drive", "", "only drive this target at -high-rate (0: closed loop, 64 connections) for -duration, print its CPU per request, exit (to attach perf or strace meanwhile)")
 	flag.DurationVar(&o.sseHold, "sse-hold", 0, "keep the idle streams open this long after measuring (to inspect the proxy)")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -167,6 +167,10 @@ func run(ctx context.Context, log *slog.Logger, o *options) error {
 	if o.drive != "" {
 		for _, t := range targets {
 			if t.name == o.drive {
+				if o.highRate == 0 { // closed loop, as the saturation phase
+					saturate(ctx, log, t, newClient(), chatBody, 64, o.dur)
+					return nil
+				}
 				res := attack(ctx, t, newClient(), chatBody, o.highRate, o.dur)
 				log.Info("drove", "target", t.name, "pid", t.servingPID(), "rate", o.highRate, "sent", res.sent, "errors", res.errs,
 					"cpu_s_per_10k", float64(res.ticks)/clockTicks/float64(max(res.sent, 1))*10000)
