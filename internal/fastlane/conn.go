@@ -38,6 +38,7 @@ type conn struct {
 	// deadline is the read deadline set on nc (zero: none).
 	deadline time.Time
 	done     bool // the loop gave nc up: closed, handed off or hijacked
+	linger   bool // close after a FIN and a wait: request bytes are unread
 
 	// started is when the running request began (unix ns; 0: none).
 	started atomic.Int64
@@ -253,6 +254,7 @@ func (c *conn) serveRequest(h *reqHead) bool {
 	}
 	if !c.body.end() {
 		c.w.closeAfter = true // unread body bytes not here yet: do not wait for them
+		c.linger = true
 	}
 	if c.s.draining.Load() && !c.w.committed {
 		c.w.closeAfter = true
@@ -332,9 +334,44 @@ func (c *conn) close() {
 	c.mu.Lock()
 	c.unwatchLocked()
 	c.mu.Unlock()
+	if c.linger {
+		c.lingerClose()
+	}
 	c.nc.Close()
 	c.release()
 	c.s.forget(c)
+}
+
+// Closing with request bytes unread makes the kernel answer the client's
+// next segment with a reset, which can destroy the response before the
+// client reads it (a 413 for a body still being sent, say). So, as
+// net/http does, the connection first sends its FIN and waits up to
+// lingerTime, reading (and dropping) up to lingerBytes of what the client
+// still sends: a client that closes too ends the wait at once.
+const (
+	lingerTime  = 500 * time.Millisecond
+	lingerBytes = 256 << 10
+)
+
+func (c *conn) lingerClose() {
+	cw, ok := c.nc.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	until := time.Now().Add(lingerTime)
+	c.nc.SetReadDeadline(until)
+	var buf [4 << 10]byte
+	for n := 0; n < lingerBytes; {
+		k, err := c.nc.Read(buf[:])
+		n += k
+		if err != nil {
+			return
+		}
+	}
+	// Still sending: stop reading, so that its window fills and its
+	// writes stall rather than fail, and give it the rest of the time to
+	// read the response.
+	time.Sleep(time.Until(until))
 }
 
 // maxDrain is the most unread request body the connection skips to

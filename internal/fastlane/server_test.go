@@ -1,6 +1,7 @@
 package fastlane
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -956,5 +957,26 @@ func TestCRLFAfterPost(t *testing.T) {
 	resp, body = rc.roundTrip(get("/next"))
 	if got := resp.Header.Get(servedBy); got == "net/http" || resp.StatusCode != http.StatusOK || body != "/next" {
 		t.Fatalf("after the CRLF: answered by %q, %s %q", got, resp.Status, body)
+	}
+}
+
+// TestEarlyAnswerToLargeBody: a handler that answers without reading a
+// large body (a 413, say) must reach a client still sending it; closing
+// at once would reset the connection under the response.
+func TestEarlyAnswerToLargeBody(t *testing.T) {
+	ts := startServer(t, func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "too large", http.StatusRequestEntityTooLarge)
+	})
+	c := ts.client()
+	for i := 0; i < 20; i++ {
+		resp, err := c.Post(ts.url("/up"), "application/octet-stream", bytes.NewReader(make([]byte, 8<<20)))
+		if err != nil {
+			t.Fatalf("try %d: %v", i, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || !resp.Close {
+			t.Fatalf("try %d: %s (close %v) %q, want 413 with Connection: close", i, resp.Status, resp.Close, body)
+		}
 	}
 }
