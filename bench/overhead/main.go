@@ -202,7 +202,7 @@ func run(ctx context.Context, log *slog.Logger, o *options) error {
 	for _, t := range targets[1:] {
 		rep.steadyRSS[t.name] = statusKB(t.servingPID(), "VmRSS")
 	}
-	rep.sat = saturationPhase(ctx, log, targets, clients, chatBody, 64, 3*time.Second, 3)
+	rep.sat = saturationPhase(ctx, log, targets, clients, chatBody, 64, 3*time.Second, 5)
 	if !o.skipMax {
 		for _, t := range targets {
 			var steps []rateStep

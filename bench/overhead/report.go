@@ -142,7 +142,7 @@ func (r *report) markdown() string {
 		"to a request (its CPU time is on the request's path). CPU s / 10k requests is "+
 		"utime+stime of the proxy's processes (during the %d rps rounds, and during the closed-loop run); rps per core is "+
 		"10,000 divided by the closed-loop figure, the rate one fully busy core would sustain; the closed-loop columns are "+
-		"each target's median of three rotated 3 s runs. "+
+		"each target's median of five rotated 3 s runs. "+
 		"Peak RSS is VmHWM after the latency, closed-loop and maximum-rate phases; overloaded open-loop steps leave "+
 		"thousands of connections open at once, which a goroutine-per-connection server pays for in memory. "+
 		"Max rps: a %s step passes when one of three "+
