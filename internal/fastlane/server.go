@@ -128,16 +128,7 @@ func (s *Server) forget(c *conn) {
 // when none is left, or closes what is left when ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
-	s.init()
-	s.draining.Store(true)
-	if s.ln != nil {
-		s.ln.Close()
-	}
-	select {
-	case <-s.stop:
-	default:
-		close(s.stop)
-	}
+	s.stopLocked()
 	for c := range s.conns {
 		c.poke()
 	}
@@ -162,6 +153,21 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Close closes the listener and every connection at once.
 func (s *Server) Close() error {
 	s.mu.Lock()
+	s.stopLocked()
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.nc.Close()
+	}
+	return nil
+}
+
+// stopLocked marks the server draining, closes its listener and stops
+// the sweeper; s.mu is held.
+func (s *Server) stopLocked() {
 	s.init()
 	s.draining.Store(true)
 	if s.ln != nil {
@@ -172,15 +178,6 @@ func (s *Server) Close() error {
 	default:
 		close(s.stop)
 	}
-	conns := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
-	for _, c := range conns {
-		c.nc.Close()
-	}
-	return nil
 }
 
 // sweep watches the clients of requests running longer than sweepEvery.
