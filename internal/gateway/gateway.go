@@ -273,7 +273,9 @@ func (g *Gateway) open(w wanted) (*boundListener, error) {
 			// The fast lane serves the socket and gives net/http what it
 			// does not serve itself; streams come back to the fast lane.
 			al := newAgainListener(nil, serveLn.Addr())
-			b.fast = &fastlane.Server{HandOff: al.resume, ReadHeaderTimeout: readHeaderTimeout,
+			m := li.metrics
+			handOff := func(c net.Conn, ahead []byte) bool { m.HandOff(); return al.resume(c, ahead) }
+			b.fast = &fastlane.Server{HandOff: handOff, ReadHeaderTimeout: readHeaderTimeout,
 				IdleTimeout: idleTimeout, Hangups: g.hangups, Log: g.Log}
 			b.fastLn, serveLn, li.resume = serveLn, al, b.fast.ServeConn
 		}

@@ -45,6 +45,7 @@ type Metrics struct {
 	duration       *prometheus.HistogramVec
 	ttfb           *prometheus.HistogramVec
 	inFlight       *prometheus.GaugeVec
+	handoffs       *prometheus.CounterVec
 	retries        *prometheus.CounterVec
 	fallbacks      *prometheus.CounterVec
 	upstreamErrors *prometheus.CounterVec
@@ -91,6 +92,11 @@ func NewMetrics() *Metrics {
 		Name:      "requests_in_flight",
 		Help:      "Requests being served, by listener.",
 	}, []string{"listener"})
+	m.handoffs = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace,
+		Name:      "http1_handoffs_total",
+		Help:      "Plaintext connections the fast lane handed to net/http (h2c, HTTP/1.0, chunked or 100-continue uploads, unusual heads), by listener.",
+	}, []string{"listener"})
 	m.retries = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace,
 		Name:      "retries_total",
@@ -126,7 +132,7 @@ func NewMetrics() *Metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.duration, m.ttfb, m.inFlight, m.retries, m.fallbacks,
+		m.requests, m.duration, m.ttfb, m.inFlight, m.handoffs, m.retries, m.fallbacks,
 		m.upstreamErrors, reloads, m.lastReload, m.generation,
 	)
 	return m
@@ -163,6 +169,7 @@ func (m *Metrics) UpstreamError(node, kind string) {
 // ListenerMetrics is the handle for one listener's series.
 type ListenerMetrics struct {
 	inFlight prometheus.Gauge
+	handoffs prometheus.Counter
 }
 
 // Listener returns the handle for the named listener (e.g. "gateway:8080").
@@ -173,7 +180,7 @@ func (m *Metrics) Listener(name string) *ListenerMetrics {
 	if l, ok := m.listeners[name]; ok {
 		return l
 	}
-	l := &ListenerMetrics{inFlight: m.inFlight.WithLabelValues(name)}
+	l := &ListenerMetrics{inFlight: m.inFlight.WithLabelValues(name), handoffs: m.handoffs.WithLabelValues(name)}
 	m.listeners[name] = l
 	return l
 }
@@ -183,6 +190,9 @@ func (l *ListenerMetrics) InFlightInc() { l.inFlight.Inc() }
 
 // InFlightDec marks a request as finished on the listener.
 func (l *ListenerMetrics) InFlightDec() { l.inFlight.Dec() }
+
+// HandOff counts a connection the fast lane gave to net/http.
+func (l *ListenerMetrics) HandOff() { l.handoffs.Inc() }
 
 type routeKey struct{ listener, vs, route, node string }
 

@@ -171,6 +171,10 @@ func TestListenerInFlight(t *testing.T) {
 	if got := counterValue(t, m, "aimesh_requests_in_flight", map[string]string{"listener": "gw:8080"}); got != 1 {
 		t.Errorf("in flight = %v, want 1", got)
 	}
+	l.HandOff()
+	if got := counterValue(t, m, "aimesh_http1_handoffs_total", map[string]string{"listener": "gw:8080"}); got != 1 {
+		t.Errorf("hand-offs = %v, want 1", got)
+	}
 }
 
 func TestReload(t *testing.T) {
