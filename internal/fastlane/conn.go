@@ -28,7 +28,7 @@ var aLongTimeAgo = time.Unix(1, 0)
 type conn struct {
 	s      *Server
 	nc     net.Conn
-	src    source
+	src    AheadConn // what was read ahead of the fast lane, then nc
 	br     *bufio.Reader
 	remote string
 	ctx    context.Context
@@ -49,23 +49,8 @@ type conn struct {
 	watch   hangup.Handle
 }
 
-// source reads what was read ahead of the fast lane, then the connection.
-type source struct {
-	ahead []byte
-	nc    net.Conn
-}
-
-func (s *source) Read(p []byte) (int, error) {
-	if len(s.ahead) > 0 {
-		n := copy(p, s.ahead)
-		s.ahead = s.ahead[n:]
-		return n, nil
-	}
-	return s.nc.Read(p)
-}
-
 func newConn(s *Server, nc net.Conn, ahead []byte) *conn {
-	c := &conn{s: s, nc: nc, src: source{ahead: ahead, nc: nc}}
+	c := &conn{s: s, nc: nc, src: AheadConn{Conn: nc, Ahead: ahead}}
 	c.ctx, c.cancel = context.WithCancelCause(context.Background())
 	c.br = readerPool.Get().(*bufio.Reader)
 	c.br.Reset(&c.src)

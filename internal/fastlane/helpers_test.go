@@ -157,30 +157,12 @@ func (l *chanListener) Addr() net.Addr { return l.addr }
 // give is the fast lane's HandOff: net/http serves c from its start, ahead
 // first.
 func (l *chanListener) give(c net.Conn, ahead []byte) bool {
-	if len(ahead) > 0 {
-		c = &aheadConn{Conn: c, ahead: ahead}
-	}
 	select {
-	case l.conns <- c:
+	case l.conns <- WithAhead(c, ahead):
 		return true
 	case <-l.done:
 		return false
 	}
-}
-
-// aheadConn reads ahead before the connection.
-type aheadConn struct {
-	net.Conn
-	ahead []byte
-}
-
-func (c *aheadConn) Read(p []byte) (int, error) {
-	if len(c.ahead) > 0 {
-		n := copy(p, c.ahead)
-		c.ahead = c.ahead[n:]
-		return n, nil
-	}
-	return c.Conn.Read(p)
 }
 
 // syncBuffer is a log sink handlers of several goroutines write to.

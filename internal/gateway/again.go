@@ -3,6 +3,8 @@ package gateway
 import (
 	"net"
 	"sync"
+
+	"github.com/aimesh/aimesh/internal/fastlane"
 )
 
 // againListener is what a listener's http.Server serves: the connections
@@ -87,36 +89,10 @@ func (l *againListener) Close() error {
 // resume gives c back to be served; ahead is what the client already sent
 // of its next request. It reports whether the server took c.
 func (l *againListener) resume(c net.Conn, ahead []byte) bool {
-	if len(ahead) > 0 {
-		c = &aheadConn{Conn: c, ahead: ahead}
-	}
 	select {
-	case l.again <- c:
+	case l.again <- fastlane.WithAhead(c, ahead):
 		return true
 	case <-l.closed:
 		return false
 	}
-}
-
-// aheadConn reads ahead before the connection.
-type aheadConn struct {
-	net.Conn
-	ahead []byte
-}
-
-func (c *aheadConn) Read(p []byte) (int, error) {
-	if len(c.ahead) > 0 {
-		n := copy(p, c.ahead)
-		c.ahead = c.ahead[n:]
-		return n, nil
-	}
-	return c.Conn.Read(p)
-}
-
-// CloseWrite lets net/http half-close as it does a TCP connection.
-func (c *aheadConn) CloseWrite() error {
-	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
-		return cw.CloseWrite()
-	}
-	return nil
 }
