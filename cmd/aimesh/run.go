@@ -15,6 +15,7 @@ import (
 
 	"github.com/aimesh/aimesh/internal/config"
 	"github.com/aimesh/aimesh/internal/gateway"
+	"github.com/aimesh/aimesh/internal/gctune"
 	"github.com/aimesh/aimesh/internal/telemetry"
 )
 
@@ -45,6 +46,9 @@ type runFlags struct {
 	accessLogFlush  time.Duration
 	accessLogBuffer int
 	fastLane        bool
+	// Garbage collector pacing (internal/gctune).
+	gcHeapFloorMiB int
+	memLimitMiB    int
 }
 
 func (rf *runFlags) register(fs *flag.FlagSet) {
@@ -64,6 +68,10 @@ func (rf *runFlags) register(fs *flag.FlagSet) {
 		"access log bytes buffered per file; a buffer that would overflow is written at once")
 	fs.BoolVar(&rf.fastLane, "http1-fast-lane", true,
 		"serve plain HTTP/1.1 requests on plaintext listeners with aimesh's own server loop (anything else goes to net/http); false: net/http for all")
+	fs.IntVar(&rf.gcHeapFloorMiB, "gc-heap-floor-mib", 32,
+		"let the heap grow to this many MiB before the garbage collector runs (fewer collections of per-request garbage); 0: Go's default pacing (GOGC)")
+	fs.IntVar(&rf.memLimitMiB, "memory-limit-mib", -1,
+		"soft memory limit for the Go runtime in MiB; -1: 90% of the container's (cgroup) limit, if any; 0: none. GOMEMLIMIT, if set, wins")
 }
 
 // check validates the flags that have no parser of their own.
@@ -73,6 +81,12 @@ func (rf *runFlags) check() error {
 	}
 	if rf.accessLogBuffer < 0 {
 		return fmt.Errorf("--access-log-buffer-bytes: want 0 or more, got %d", rf.accessLogBuffer)
+	}
+	if rf.gcHeapFloorMiB < 0 {
+		return fmt.Errorf("--gc-heap-floor-mib: want 0 or more, got %d", rf.gcHeapFloorMiB)
+	}
+	if rf.memLimitMiB < -1 {
+		return fmt.Errorf("--memory-limit-mib: want -1, 0 or more, got %d", rf.memLimitMiB)
 	}
 	return nil
 }
@@ -159,6 +173,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // serve starts the admin listener, runs background work, waits for a
 // signal, and drains.
 func serve(ctx context.Context, g *gateway.Gateway, rf *runFlags, log *slog.Logger, background func(context.Context)) int {
+	floor, err := rf.paceGC(log)
+	if err != nil {
+		log.Warn("garbage collector left at Go's default pacing", "err", err)
+	}
+	defer floor.Stop()
 	if addr, err := g.StartAdmin(); err != nil {
 		log.Error("admin listener", "err", err)
 		g.Shutdown(context.Background())
@@ -182,6 +201,23 @@ func serve(ctx context.Context, g *gateway.Gateway, rf *runFlags, log *slog.Logg
 	}
 	log.Info("stopped")
 	return 0
+}
+
+// paceGC sets the runtime's soft memory limit and starts the heap floor
+// (internal/gctune) as the flags say.
+func (rf *runFlags) paceGC(log *slog.Logger) (*gctune.Floor, error) {
+	limit := int64(rf.memLimitMiB) << 20
+	if rf.memLimitMiB < 0 {
+		cg, err := gctune.MemoryLimitFromCgroup()
+		if err != nil {
+			log.Warn("no memory limit from the cgroup", "err", err)
+		}
+		limit = cg / 10 * 9
+	}
+	if gctune.SetMemoryLimit(limit) {
+		log.Info("Go memory limit set", "mib", limit>>20)
+	}
+	return gctune.StartFloor(uint64(rf.gcHeapFloorMiB)<<20, log)
 }
 
 // reopenLogsOnHUP reopens the access log files on SIGHUP, as logrotate

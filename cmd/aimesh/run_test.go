@@ -47,6 +47,8 @@ func TestAccessLogBufferingFlags(t *testing.T) {
 		{cmdRun, []string{"--access-log-flush-interval", "-1s", "-f", "../../examples/seed-mesh.yaml"}, "aimesh run: --access-log-flush-interval: want 0 or more, got -1s"},
 		{cmdRun, []string{"--access-log-buffer-bytes", "-5", "-f", "../../examples/seed-mesh.yaml"}, "aimesh run: --access-log-buffer-bytes: want 0 or more, got -5"},
 		{cmdDemo, []string{"--access-log-buffer-bytes", "-5"}, "aimesh demo: --access-log-buffer-bytes: want 0 or more, got -5"},
+		{cmdRun, []string{"--gc-heap-floor-mib", "-1", "-f", "../../examples/seed-mesh.yaml"}, "aimesh run: --gc-heap-floor-mib: want 0 or more, got -1"},
+		{cmdRun, []string{"--memory-limit-mib", "-2", "-f", "../../examples/seed-mesh.yaml"}, "aimesh run: --memory-limit-mib: want -1, 0 or more, got -2"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := tc.cmd(context.Background(), tc.args, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), tc.want) {

@@ -1,0 +1,126 @@
+package gctune
+
+import (
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"testing"
+	"time"
+)
+
+var sink []byte
+
+// cycles is the number of finished GC cycles so far.
+func cycles() uint64 {
+	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// churn allocates n bytes of garbage in 4 KiB pieces (a proxy's per
+// request garbage) and returns how many collections ran meanwhile.
+func churn(n int) uint64 {
+	before := cycles()
+	for i := 0; i < n/4096; i++ {
+		sink = make([]byte, 4096)
+	}
+	sink = nil
+	return cycles() - before
+}
+
+// waitPercent waits (bounded) for the floor's cleanup, which runs on its
+// own goroutine after a collection, to settle on want.
+func waitPercent(t *testing.T, f *Floor, want func(int) bool) int {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		p := f.Percent()
+		if want(p) || time.Now().After(deadline) {
+			return p
+		}
+		runtime.GC()
+	}
+}
+
+func TestFloorCollectsOncePerFloor(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates 512 MiB of garbage")
+	}
+	t.Setenv("GOGC", "")
+	defer debug.SetGCPercent(100)
+	runtime.GC()
+	const mib = 1 << 20
+	without := churn(512 * mib)
+
+	f, err := StartFloor(64*mib, nil)
+	if err != nil || f == nil {
+		t.Fatalf("StartFloor: %v, %v", f, err)
+	}
+	if p := waitPercent(t, f, func(p int) bool { return p > 1000 }); p <= 1000 || p > 1600 {
+		t.Fatalf("GC percent with a 64 MiB floor over a small heap: %d, want 1000 to 1600 (64 MiB over the runtime's 4 MiB minimum)", p)
+	}
+	with := churn(512 * mib)
+	goal := []metrics.Sample{{Name: "/gc/heap/goal:bytes"}}
+	metrics.Read(goal)
+	t.Logf("collections while allocating 512 MiB: %d with the default pacing, %d with a 64 MiB floor (GC percent %d, heap goal %d MiB)",
+		without, with, f.Percent(), goal[0].Value.Uint64()>>20)
+	// 512 MiB over a 64 MiB goal is 8 collections: the floor must not
+	// stop collection (a goal far above it), nor leave it as it was.
+	if with < 5 || with > 12 {
+		t.Errorf("collections with a 64 MiB floor: %d, want 5 to 12", with)
+	}
+	if g := goal[0].Value.Uint64() >> 20; g < 60 || g > 72 {
+		t.Errorf("heap goal with a 64 MiB floor over a small heap: %d MiB, want about 64", g)
+	}
+	if without < 3*with {
+		t.Errorf("collections: %d without the floor, %d with it; want the floor to cut them by 3x or more", without, with)
+	}
+
+	f.Stop()
+	if p := debug.SetGCPercent(100); p != 100 {
+		t.Errorf("GC percent after the floor stopped: %d, want GOGC's 100", p)
+	}
+	if p := f.Percent(); p != 100 {
+		t.Errorf("Percent after stop: %d, want 100", p)
+	}
+}
+
+func TestFloorStepsAsideForALargeHeap(t *testing.T) {
+	t.Setenv("GOGC", "")
+	defer debug.SetGCPercent(100)
+	f, err := StartFloor(8<<20, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Stop()
+	live := make([][]byte, 0, 24)
+	for range 24 { // 24 MiB live, three times the floor
+		live = append(live, make([]byte, 1<<20))
+	}
+	if p := waitPercent(t, f, func(p int) bool { return p == 100 }); p != 100 {
+		t.Errorf("GC percent with a live heap of 24 MiB over an 8 MiB floor: %d, want GOGC's 100", p)
+	}
+	runtime.KeepAlive(live)
+}
+
+func TestStartFloorRespectsGOGC(t *testing.T) {
+	for _, tc := range []struct {
+		env    string
+		on     bool
+		errors bool
+	}{{"off", false, false}, {"200", true, false}, {"abc", false, true}} {
+		t.Setenv("GOGC", tc.env)
+		f, err := StartFloor(64<<20, nil)
+		if (err != nil) != tc.errors || (f != nil) != tc.on {
+			t.Errorf("GOGC=%q: floor %v, err %v; want on=%v error=%v", tc.env, f != nil, err, tc.on, tc.errors)
+		}
+		if f != nil && f.base != 200 {
+			t.Errorf("GOGC=%q: base %d, want 200", tc.env, f.base)
+		}
+		f.Stop()
+	}
+	t.Setenv("GOGC", "")
+	if f, err := StartFloor(0, nil); f != nil || err != nil {
+		t.Errorf("floor 0: %v, %v; want nothing", f, err)
+	}
+}
