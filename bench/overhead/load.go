@@ -253,6 +253,9 @@ type saturation struct {
 	conns int
 }
 
+// closedLoopConns is how many clients the closed-loop runs keep busy.
+const closedLoopConns = 64
+
 // saturate runs conns closed-loop clients against t for dur.
 func saturate(ctx context.Context, log *slog.Logger, t *target, c *http.Client, body []byte, conns int, dur time.Duration) *saturation {
 	r := attackWorkers(ctx, t, c, body, 0, dur, uint64(conns), uint64(conns))

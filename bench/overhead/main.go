@@ -168,7 +168,7 @@ func run(ctx context.Context, log *slog.Logger, o *options) error {
 		for _, t := range targets {
 			if t.name == o.drive {
 				if o.highRate == 0 { // closed loop, as the saturation phase
-					saturate(ctx, log, t, newClient(), chatBody, 64, o.dur)
+					saturate(ctx, log, t, newClient(), chatBody, closedLoopConns, o.dur)
 					return nil
 				}
 				res := attack(ctx, t, newClient(), chatBody, o.highRate, o.dur)
@@ -202,7 +202,7 @@ func run(ctx context.Context, log *slog.Logger, o *options) error {
 	for _, t := range targets[1:] {
 		rep.steadyRSS[t.name] = statusKB(t.servingPID(), "VmRSS")
 	}
-	rep.sat = saturationPhase(ctx, log, targets, clients, chatBody, 64, 3*time.Second, 5)
+	rep.sat = saturationPhase(ctx, log, targets, clients, chatBody, closedLoopConns, 3*time.Second, 5)
 	if !o.skipMax {
 		for _, t := range targets {
 			var steps []rateStep

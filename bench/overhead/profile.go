@@ -11,7 +11,8 @@ import (
 	"time"
 )
 
-// profileAimesh drives aimesh at rate for dur while its admin listener
+// profileAimesh drives aimesh at rate (0: the closed loop of the
+// saturation phase, 64 connections) for dur while its admin listener
 // records a CPU profile into path (for `go tool pprof`).
 func profileAimesh(ctx context.Context, log *slog.Logger, t *target, body []byte, rate int, dur time.Duration, path string) error {
 	if t.admin == "" {
@@ -33,7 +34,12 @@ func profileAimesh(ctx context.Context, log *slog.Logger, t *target, body []byte
 		b, err := io.ReadAll(resp.Body)
 		ch <- got{b, err}
 	}()
-	res := attack(ctx, t, newClient(), body, rate, dur+time.Second)
+	var res *attackResult
+	if rate > 0 {
+		res = attack(ctx, t, newClient(), body, rate, dur+time.Second)
+	} else {
+		res = attackWorkers(ctx, t, newClient(), body, 0, dur+time.Second, uint64(closedLoopConns), uint64(closedLoopConns))
+	}
 	log.Info("profiled load", "target", t.name, "rate", rate, "sent", res.sent, "errors", res.errs,
 		"cpu_s_per_10k", float64(res.ticks)/clockTicks/float64(max(res.sent, 1))*10000)
 	g := <-ch
