@@ -15,6 +15,7 @@ type Balancer interface {
 	// Pick chooses an endpoint of t, avoiding tried ones while others are
 	// available. It returns nil when none is available, and an error
 	// (picker.ErrShed) when the request is refused for saturation.
+	// tried is the Forwarder's (reused): it must not be kept past the call.
 	Pick(t *snapshot.Target, p *Plan, tried []*discovery.Endpoint) (*discovery.Endpoint, error)
 	// Done is called once per attempt on an endpoint Pick returned, when
 	// the attempt ended: code is the upstream status (0 without one) and

@@ -81,6 +81,7 @@ type Result struct {
 
 // Picker chooses an endpoint of t, avoiding those already tried when it
 // can. It returns nil when t has no endpoint.
+// tried is the Forwarder's (reused): it must not be kept past the call.
 type Picker func(t *snapshot.Target, tried []*discovery.Endpoint) *discovery.Endpoint
 
 // Forwarder sends requests upstream.
@@ -157,18 +158,24 @@ func (f *Forwarder) Forward(w http.ResponseWriter, r *http.Request, p *Plan, res
 	}
 	rc := reqCtx{base: r.Context(), deadline: deadline}
 	defer rc.cancel()
+	ob := getOutbound()
+	defer ob.release() // deferred first, so it runs last: after the response is done with
 	var (
-		body   *bodySource
+		body   *bodySource // for HTTP/2 attempts at a buffered body, made at the first
 		stream *replayBody
 	)
+	defer func() {
+		// Once Forward returns, the gateway reuses p.Body for another
+		// request, but an HTTP/2 Transport may still be writing an
+		// attempt's body (the upstream answered before reading it all):
+		// detach every reader first.
+		if body != nil {
+			body.release()
+		}
+	}()
 	switch {
 	case p.Body != nil:
-		// Once Forward returns, the gateway reuses p.Body for another
-		// request, but the Transport may still be writing an attempt's
-		// body (the upstream answered before reading it all): detach
-		// every reader first.
-		body = newBodySource(p.Body)
-		defer body.release()
+		ob.body = p.Body
 	case r.Body != nil && r.Body != http.NoBody:
 		keep := f.MaxReplay
 		if p.Route == nil || (p.Route.Retry.MaxRetries == 0 && len(p.Route.Fallback) == 0) {
@@ -182,7 +189,7 @@ func (f *Forwarder) Forward(w http.ResponseWriter, r *http.Request, p *Plan, res
 	}
 	// canResend reports whether another attempt can send the request body.
 	canResend := func() bool { return stream == nil || stream.canReplay() }
-	out := f.outRequest(r, p, body)
+	out := f.outRequest(r, p, ob)
 	var retry snapshot.RetryPolicy
 	if p.Route != nil {
 		retry = p.Route.Retry
@@ -202,7 +209,7 @@ targets:
 		if ti > 0 {
 			res.Fallback = true
 		}
-		var tried [8]*discovery.Endpoint
+		tried := ob.tried[:] // in ob: passed to the picker, it would escape
 		ntried := 0
 		for attempt := 0; attempt <= retry.MaxRetries; attempt++ {
 			if attempt > 0 {
@@ -226,9 +233,17 @@ targets:
 				addr = ep.Addr
 			}
 			res.Target, res.Upstream = t, addr
+			tcfg := f.upstreamTLS(p, t)
+			rt := f.transport(t, tcfg)
+			c, isH1 := rt.(*h1.Client)
 			var reqBody io.ReadCloser
 			switch {
-			case body != nil:
+			case p.Body != nil && isH1:
+				reqBody = ob.memBody()
+			case p.Body != nil:
+				if body == nil {
+					body = newBodySource(p.Body)
+				}
 				reqBody = body.open()
 			case stream != nil:
 				reqBody = stream.next()
@@ -236,7 +251,17 @@ targets:
 			if ep != nil {
 				f.acquire(ep, p)
 			}
-			resp, cancelAttempt, err := f.attempt(&rc, out, reqBody, t, addr, retry.PerTry, f.upstreamTLS(p, t))
+			var (
+				resp          *http.Response
+				cancelAttempt context.CancelCauseFunc
+				err           error
+			)
+			if isH1 {
+				resp, cancelAttempt, err = attemptH1(c, &rc, ob.h1Request(addr, tcfg != nil, reqBody), retry.PerTry)
+			} else {
+				ob.shared = true // the Transport may hold the request past Forward
+				resp, cancelAttempt, err = attemptH2(rt, &rc, out, reqBody, body, addr, retry.PerTry, tcfg != nil)
+			}
 			if err == nil {
 				// A retry event is retried while retries are left; any other
 				// 5xx (or a retry event with none left) moves on to the next
@@ -370,52 +395,53 @@ func (c *reqCtx) expired() bool {
 	return !c.deadline.IsZero() && !time.Now().Before(c.deadline)
 }
 
-// outRequest builds the upstream request once; attempts set URL.Host.
-func (f *Forwarder) outRequest(r *http.Request, p *Plan, body *bodySource) *http.Request {
-	out := r.WithContext(r.Context()) // a shallow copy
-	out.URL = &url.URL{Scheme: "http", Path: p.Path, RawQuery: p.RawQuery}
+// outRequest builds the upstream request once, in ob; attempts set the
+// URL's Host and the body.
+func (f *Forwarder) outRequest(r *http.Request, p *Plan, ob *outbound) *http.Request {
+	out := &ob.req
+	*out = *r // a shallow copy, context included
+	ob.url = url.URL{Scheme: "http", Path: p.Path, RawQuery: p.RawQuery}
 	if path, err := url.PathUnescape(p.Path); err == nil && path != p.Path {
-		out.URL.Path, out.URL.RawPath = path, p.Path // sent as p.Path, escapes kept
+		ob.url.Path, ob.url.RawPath = path, p.Path // sent as p.Path, escapes kept
 	}
+	out.URL = &ob.url
 	out.Host = p.Host
 	out.RequestURI = ""
 	out.Close = false
-	out.Header = outHeader(r.Header)
+	out.Header = ob.header
+	fillOutHeader(out.Header, r.Header)
 	if ip := remoteIP(r.RemoteAddr); ip != "" {
 		if prior := r.Header["X-Forwarded-For"]; len(prior) > 0 {
-			out.Header["X-Forwarded-For"] = []string{joinComma(prior) + ", " + ip}
+			ob.xff[0] = joinComma(prior) + ", " + ip
 		} else {
-			out.Header["X-Forwarded-For"] = []string{ip}
+			ob.xff[0] = ip
 		}
+		out.Header["X-Forwarded-For"] = ob.xff[:]
 	}
 	if _, ok := out.Header["X-Forwarded-Proto"]; !ok {
 		if r.TLS != nil {
-			out.Header["X-Forwarded-Proto"] = []string{"https"}
+			ob.proto[0] = "https"
 		} else {
-			out.Header["X-Forwarded-Proto"] = []string{"http"}
+			ob.proto[0] = "http"
 		}
+		out.Header["X-Forwarded-Proto"] = ob.proto[:]
 	}
-	switch {
-	case body != nil:
-		out.Body = body.open()
-		out.ContentLength = int64(len(p.Body))
-		out.GetBody = func() (io.ReadCloser, error) { return body.open(), nil }
+	if p.Body != nil {
+		out.ContentLength = int64(len(p.Body)) // each attempt sets Body (and GetBody)
 	}
 	return out
 }
 
 // bodySource hands out readers of a buffered request body, one per
-// attempt, and detaches them all at once: after release a read returns an
-// error instead of touching the buffer, and no read is in progress. The
-// readers share one mutex, held only while copying a chunk, so release
-// never waits for an upstream that stopped reading. (They have no
-// WriteTo on purpose: it would hold the lock for a whole blocking write.)
+// HTTP/2 attempt, and detaches them all at once: after release a read
+// returns an error instead of touching the buffer, and no read is in
+// progress. The readers share one mutex, held only while copying a
+// chunk, so release never waits for an upstream that stopped reading.
+// (They have no WriteTo on purpose: it would hold the lock for a whole
+// blocking write.) HTTP/1.1 attempts need none of this (outbound.memBody).
 //
 // A body of up to smallBody bytes is copied instead: attempts read the
-// copy through a bytes.Reader, which the Transport knows to be in memory
-// and writes together with the headers, one write instead of two (for
-// any other reader it flushes the headers first), and the copy is
-// nobody else's to reuse.
+// copy through a bytes.Reader, and the copy is nobody else's to reuse.
 type bodySource struct {
 	mu       sync.Mutex
 	b        []byte
@@ -423,8 +449,7 @@ type bodySource struct {
 	released bool
 }
 
-// smallBody is the largest body bodySource copies: one that fits the
-// upstream connection's write buffer (see Pools) with the headers.
+// smallBody is the largest body bodySource copies.
 const smallBody = 3 << 10
 
 func newBodySource(b []byte) *bodySource {
@@ -470,22 +495,27 @@ func (r *bodyReader) Read(p []byte) (int, error) {
 
 func (r *bodyReader) Close() error { return nil }
 
-// attempt sends the request to addr. On success the caller owns resp and
-// must call cancel when done with its body.
-func (f *Forwarder) attempt(rc *reqCtx, out *http.Request, body io.ReadCloser, t *snapshot.Target, addr string, perTry time.Duration, tcfg *tls.Config) (*http.Response, context.CancelCauseFunc, error) {
+// transport is the shared client for an attempt at t (nil: an egress
+// destination), over TLS with tcfg when it is not nil.
+func (f *Forwarder) transport(t *snapshot.Target, tcfg *tls.Config) http.RoundTripper {
 	h2c, maxConns := false, 0
 	if t != nil {
 		h2c = t.Protocol == v1.ProtocolHTTP2 || t.Protocol == v1.ProtocolGRPC
 		maxConns = t.MaxConns
 	}
-	rt := f.Pools.Transport(h2c, maxConns, tcfg)
+	return f.Pools.Transport(h2c, maxConns, tcfg)
+}
+
+// attemptH2 sends the request to addr through rt, an HTTP/2 Transport,
+// with body (source, when not nil, gives it again for GetBody). On
+// success the caller owns resp and must call cancel when done with its
+// body. The request is a copy of out: the Transport may hold it after
+// the request ended.
+func attemptH2(rt http.RoundTripper, rc *reqCtx, out *http.Request, body io.ReadCloser, source *bodySource, addr string, perTry time.Duration, tls bool) (*http.Response, context.CancelCauseFunc, error) {
 	u := *out.URL
 	u.Host = addr
-	if tcfg != nil {
+	if tls {
 		u.Scheme = "https"
-	}
-	if c, ok := rt.(*h1.Client); ok {
-		return attemptH1(c, rc, out, &u, body, perTry)
 	}
 	actx, cancel := context.WithCancelCause(rc.get())
 	var timer *time.Timer
@@ -496,6 +526,9 @@ func (f *Forwarder) attempt(rc *reqCtx, out *http.Request, body io.ReadCloser, t
 	req.URL = &u
 	if body != nil {
 		req.Body = body
+	}
+	if source != nil {
+		req.GetBody = func() (io.ReadCloser, error) { return source.open(), nil }
 	}
 	resp, err := rt.RoundTrip(req)
 	if timer != nil && !timer.Stop() && err == nil {
@@ -515,22 +548,17 @@ func (f *Forwarder) attempt(rc *reqCtx, out *http.Request, body io.ReadCloser, t
 // noCancel is the cancel of an attempt that made no context.
 func noCancel(error) {}
 
-// attemptH1 is an attempt on an HTTP/1.1 upstream: the per-try and
-// perRequest timeouts are one deadline on the connection until the
-// response head arrived, and the request keeps the client's context (a
-// client that leaves still cancels it).
-func attemptH1(c *h1.Client, rc *reqCtx, out *http.Request, u *url.URL, body io.ReadCloser, perTry time.Duration) (*http.Response, context.CancelCauseFunc, error) {
+// attemptH1 is an attempt on an HTTP/1.1 upstream with req (see
+// outbound.h1Request): the per-try and perRequest timeouts are one
+// deadline on the connection until the response head arrived, and the
+// request keeps the client's context (a client that leaves still
+// cancels it).
+func attemptH1(c *h1.Client, rc *reqCtx, req *http.Request, perTry time.Duration) (*http.Response, context.CancelCauseFunc, error) {
 	d := rc.deadline
 	if perTry > 0 {
 		if pt := time.Now().Add(perTry); d.IsZero() || pt.Before(d) {
 			d = pt
 		}
-	}
-	req := new(http.Request)
-	*req = *out
-	req.URL = u
-	if body != nil {
-		req.Body = body
 	}
 	resp, err := c.RoundTripDeadline(req, d)
 	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {

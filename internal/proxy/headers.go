@@ -12,9 +12,9 @@ var hopHeaders = []string{
 	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
 }
 
-// outHeader copies h without hop-by-hop headers.
-func outHeader(h http.Header) http.Header {
-	out := make(http.Header, len(h)+2)
+// fillOutHeader copies h into out, an empty map, without hop-by-hop
+// headers.
+func fillOutHeader(out, h http.Header) {
 	for k, v := range h {
 		out[k] = v
 	}
@@ -26,7 +26,6 @@ func outHeader(h http.Header) http.Header {
 			}
 		}
 	}
-	return out
 }
 
 func removeHop(h http.Header) {
