@@ -264,6 +264,11 @@ func (st *reqState) fillRequest(r *http.Request, port int) {
 
 // splitHostPort splits a Host header; port is 0 when absent.
 func splitHostPort(hostport string) (string, int) {
+	if strings.IndexByte(hostport, ':') < 0 {
+		// No port, the usual mesh Host: net.SplitHostPort would only
+		// allocate its "missing port" error to say so.
+		return strings.ToLower(hostport), 0
+	}
 	host, ps, err := net.SplitHostPort(hostport)
 	if err != nil {
 		return strings.ToLower(hostport), 0

@@ -28,6 +28,7 @@ type reqState struct {
 	bodyRead bool
 	body     *bytes.Buffer
 	bodyErr  error
+	limit    io.LimitedReader // bounds the body read; reused
 
 	inspected bool
 	model     string
@@ -79,7 +80,11 @@ func (s *reqState) readBody() error {
 	if r.ContentLength > 0 {
 		s.body.Grow(int(r.ContentLength))
 	}
-	n, err := s.body.ReadFrom(io.LimitReader(r.Body, s.maxBody+1))
+	// The limiter lives in the pooled state: io.LimitReader would
+	// allocate one per request.
+	s.limit = io.LimitedReader{R: r.Body, N: s.maxBody + 1}
+	n, err := s.body.ReadFrom(&s.limit)
+	s.limit.R = nil
 	switch {
 	case err != nil:
 		s.bodyErr = err
