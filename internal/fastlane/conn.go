@@ -31,8 +31,6 @@ type conn struct {
 	src    AheadConn // what was read ahead of the fast lane, then nc
 	br     *bufio.Reader
 	remote string
-	ctx    context.Context
-	cancel context.CancelCauseFunc
 	w      response
 	body   body
 	// deadline is the read deadline set on nc (zero: none).
@@ -42,6 +40,14 @@ type conn struct {
 
 	// started is when the running request began (unix ns; 0: none).
 	started atomic.Int64
+	// cancelReq cancels the running request's context. It is written
+	// before started is stored, and read (by watchIfLong) only after a
+	// non-zero started is loaded.
+	cancelReq context.CancelCauseFunc
+	// gone is set when the client hung up: later requests on the
+	// connection start cancelled, as they would under one connection
+	// context.
+	gone atomic.Bool
 	mu      sync.Mutex // guards what follows, and nc's deadline while idle
 	idle    bool       // waiting for a request with nothing buffered
 	poked   bool       // Shutdown cut the idle wait short
@@ -51,7 +57,6 @@ type conn struct {
 
 func newConn(s *Server, nc net.Conn, ahead []byte) *conn {
 	c := &conn{s: s, nc: nc, src: AheadConn{Conn: nc, Ahead: ahead}}
-	c.ctx, c.cancel = context.WithCancelCause(context.Background())
 	c.br = readerPool.Get().(*bufio.Reader)
 	c.br.Reset(&c.src)
 	c.w.c, c.w.header = c, make(http.Header)
@@ -79,7 +84,6 @@ func (c *conn) serve() {
 		c.remote = a.String()
 	}
 	defer func() {
-		c.cancel(nil)
 		if !c.done {
 			c.close()
 		}
@@ -211,8 +215,15 @@ func (c *conn) setDeadline(d time.Time) {
 // serveRequest runs the handler for h and finishes its response. It
 // reports whether the connection serves another request.
 func (c *conn) serveRequest(h *reqHead) bool {
-	ctx, cancel := context.WithCancel(c.ctx)
-	defer cancel()
+	// A context of its own, not derived from one per connection: that
+	// would cost a child registration per request, and only the hang-up
+	// watch ever cancels it before the request ends.
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	if c.gone.Load() {
+		cancel(errClientGone)
+	}
+	c.cancelReq = cancel
 	var zero http.Request
 	r := zero.WithContext(ctx)
 	r.Method, r.URL, r.Proto, r.ProtoMajor, r.ProtoMinor = h.method, h.url, "HTTP/1.1", 1, 1
@@ -267,6 +278,7 @@ func (c *conn) endRequest() {
 	c.started.Store(0)
 	c.mu.Lock()
 	c.unwatchLocked()
+	c.cancelReq = nil // the request's context is no longer ours to keep
 	c.mu.Unlock()
 }
 
@@ -286,8 +298,13 @@ func (c *conn) watchIfLong(now time.Time) {
 	if st == 0 || c.watched || now.UnixNano()-st < int64(sweepEvery) {
 		return
 	}
-	cancel := c.cancel
-	c.watch, c.watched = c.s.Hangups.Watch(c.nc, func() { cancel(errClientGone) })
+	// gone runs under the watcher's lock, which Unwatch (called with c.mu
+	// held) takes: it must not take c.mu.
+	cancel := c.cancelReq
+	c.watch, c.watched = c.s.Hangups.Watch(c.nc, func() {
+		c.gone.Store(true)
+		cancel(errClientGone)
+	})
 }
 
 // hijack gives the connection to the handler: the loop forgets it.

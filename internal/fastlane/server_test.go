@@ -840,6 +840,36 @@ func TestClientGoneCancels(t *testing.T) {
 	}
 }
 
+// TestClientGoneCancelsLaterRequests: once the client hung up, a request
+// it had pipelined behind the cancelled one starts cancelled too.
+func TestClientGoneCancelsLaterRequests(t *testing.T) {
+	t.Parallel() // it waits for timers: let the others run meanwhile
+	if runtime.GOOS != "linux" {
+		t.Skip("hang-ups are watched on Linux only")
+	}
+	causes := make(chan error, 2)
+	ts := startServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/second" {
+			causes <- context.Cause(r.Context())
+			return
+		}
+		select {
+		case <-r.Context().Done():
+			causes <- context.Cause(r.Context())
+		case <-time.After(2 * wait):
+			causes <- errors.New("the request's context did not end")
+		}
+	}, func(s *Server) { s.Hangups = hangup.New(nil) })
+	rc := dialRaw(t, ts.addr)
+	rc.write(get("/first") + get("/second"))
+	rc.c.(*net.TCPConn).CloseWrite()
+	for _, path := range []string{"/first", "/second"} {
+		if err := recv(t, causes, path+"'s context"); !errors.Is(err, errClientGone) {
+			t.Errorf("%s: context cause %v, want errClientGone", path, err)
+		}
+	}
+}
+
 func TestServeConnAhead(t *testing.T) {
 	ts := startServer(t, echoPath)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
