@@ -275,6 +275,7 @@ targets:
 				if retryable || toFallback {
 					f.discard(resp, cancelAttempt, t, ep, p)
 					lastErr, lastFail = nil, "status_"+strconv.Itoa(resp.StatusCode)
+					recycle(resp, isH1)
 					if toFallback {
 						break
 					}
@@ -285,10 +286,12 @@ targets:
 						res.BodyRead = stream.bytesRead()
 					}
 					if f.handOff(w, r, resp, cancelAttempt, ep, p, idle, start, deadline, res) {
+						recycle(resp, isH1)
 						return
 					}
 				}
 				f.respond(w, r, resp, cancelAttempt, ep, p, idle, start, deadline, res)
+				recycle(resp, isH1)
 				return
 			}
 			cancelAttempt(nil)
@@ -569,6 +572,15 @@ func attemptH1(c *h1.Client, rc *reqCtx, req *http.Request, perTry time.Duration
 		}
 	}
 	return resp, noCancel, err
+}
+
+// recycle gives the header map of an HTTP/1.1 response back to h1 once
+// the response is over: its fields were copied to the client's header
+// (values shared, which Recycle leaves alone) and nothing reads it again.
+func recycle(resp *http.Response, isH1 bool) {
+	if isH1 {
+		h1.Recycle(resp)
+	}
 }
 
 func (f *Forwarder) discard(resp *http.Response, cancel context.CancelCauseFunc, t *snapshot.Target, ep *discovery.Endpoint, p *Plan) {

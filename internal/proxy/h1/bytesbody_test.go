@@ -90,3 +90,45 @@ func TestBytesBodyResentThroughGetBody(t *testing.T) {
 		t.Errorf("server saw\n%q\nwant\n%q", got, want)
 	}
 }
+
+// Recycle hands a response's header map to the next response: that one
+// carries only its own fields, and the values copied out of the first
+// stay as they were.
+func TestRecycleHeader(t *testing.T) {
+	s := newRawServer(t, func(c net.Conn, _ int) {
+		serveRequests(c, func(_ *http.Request, _ []byte, i int) (string, bool) {
+			if i == 1 {
+				return "HTTP/1.1 200 OK\r\nX-First: one\r\nX-Both: a\r\nContent-Length: 0\r\n\r\n", true
+			}
+			return "HTTP/1.1 200 OK\r\nX-Both: b\r\nContent-Length: 0\r\n\r\n", true
+		})
+	})
+	c := newClient(t)
+	resp, err := c.RoundTrip(newRequest(t, "GET", s.url(), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	copied := http.Header{}
+	for k, v := range resp.Header {
+		copied[k] = v // what a proxy does: the value slices are shared
+	}
+	Recycle(resp)
+	if resp.Header != nil {
+		t.Fatalf("resp.Header = %v after Recycle, want nil", resp.Header)
+	}
+	for range 3 {
+		resp, err = c.RoundTrip(newRequest(t, "GET", s.url(), nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := fmt.Sprint(resp.Header); got != "map[Content-Length:[0] X-Both:[b]]" {
+			t.Fatalf("second response header %s", got)
+		}
+		Recycle(resp)
+	}
+	if got := fmt.Sprint(copied); got != "map[Content-Length:[0] X-Both:[a] X-First:[one]]" {
+		t.Fatalf("values copied from the first response now %s", got)
+	}
+}

@@ -173,7 +173,7 @@ func parseHeader(s string, scratch []string) (http.Header, error) {
 	if n < 0 {
 		n = 0
 	}
-	h := make(http.Header, n)
+	h := newHeader(n)
 	var vals []string
 	if n <= len(scratch) {
 		vals = scratch[:n:n]
@@ -225,6 +225,38 @@ func parseHeader(s string, scratch []string) (http.Header, error) {
 		last = vv
 	}
 	return h, nil
+}
+
+// headerPool holds the header maps of responses given back by Recycle,
+// empty.
+var headerPool sync.Pool
+
+// maxRecycledHeader bounds the fields of a header map kept for reuse, so
+// that one large response does not pin a large map.
+const maxRecycledHeader = 32
+
+// newHeader returns an empty header map for about n fields.
+func newHeader(n int) http.Header {
+	if h, ok := headerPool.Get().(http.Header); ok {
+		return h
+	}
+	return make(http.Header, n)
+}
+
+// Recycle gives resp.Header, the header map of a response from a Client,
+// back for a later response to reuse, and sets resp.Header to nil. Call
+// it once nobody reads or writes that map any more: after the response
+// is over, its fields copied out. The value slices are not reused, so
+// copies of them (as a proxy puts in its own response header) stay
+// valid.
+func Recycle(resp *http.Response) {
+	h := resp.Header
+	resp.Header = nil
+	if h == nil || len(h) > maxRecycledHeader {
+		return
+	}
+	clear(h)
+	headerPool.Put(h)
 }
 
 // framing sets the response's ContentLength, TransferEncoding, Trailer
