@@ -47,7 +47,7 @@ type conn struct {
 	// gone is set when the client hung up: later requests on the
 	// connection start cancelled, as they would under one connection
 	// context.
-	gone atomic.Bool
+	gone    atomic.Bool
 	mu      sync.Mutex // guards what follows, and nc's deadline while idle
 	idle    bool       // waiting for a request with nothing buffered
 	poked   bool       // Shutdown cut the idle wait short

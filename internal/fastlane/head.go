@@ -79,17 +79,21 @@ func parseHead(b []byte) (h reqHead, ok bool) {
 	if h.target[0] != '/' || !isTarget(h.target) {
 		return h, false
 	}
-	u, err := url.ParseRequestURI(h.target)
-	if err != nil {
-		return h, false
-	}
-	h.url = u
 	n := strings.Count(rest, "\r\n") - 1
 	if n < 0 {
 		return h, false
 	}
-	h.header = make(http.Header, n)
-	vals := make([]string, n)
+	u, vals := newHeadStore(n)
+	if parseTarget(u, h.target) {
+		h.url = u
+	} else {
+		u, err := url.ParseRequestURI(h.target)
+		if err != nil {
+			return h, false
+		}
+		h.url = u
+	}
+	h.header = make(http.Header, max(n-1, 0)) // Host stays out of it
 	seenHost, seenLength := false, false
 	for i := 0; i < n; i++ {
 		line, rest, _ = strings.Cut(rest, "\r\n")
@@ -149,6 +153,70 @@ func parseHead(b []byte) (h reqHead, ok bool) {
 		}
 	}
 	return h, true
+}
+
+// newHeadStore returns room for a request's URL and the values of its n
+// header fields, in one allocation up to 16 fields (they live as long as
+// each other). The sizes fill the 240-, 320- and 416-byte size classes.
+func newHeadStore(n int) (*url.URL, []string) {
+	switch {
+	case n <= 6:
+		st := new(struct {
+			url  url.URL
+			vals [6]string
+		})
+		return &st.url, st.vals[:n]
+	case n <= 10:
+		st := new(struct {
+			url  url.URL
+			vals [10]string
+		})
+		return &st.url, st.vals[:n]
+	case n <= 16:
+		st := new(struct {
+			url  url.URL
+			vals [16]string
+		})
+		return &st.url, st.vals[:n]
+	}
+	return new(url.URL), make([]string, n)
+}
+
+// parseTarget parses an origin-form target (it starts with '/', has
+// only visible ASCII) into u as url.ParseRequestURI would, for a path
+// that neither unescaping nor re-escaping changes: Path is then the
+// path as sent, and RawPath empty. It reports false for any other path
+// (a '%', or a byte the URL package escapes): parse it with the URL
+// package then.
+func parseTarget(u *url.URL, target string) bool {
+	path, query, hasQuery := strings.Cut(target, "?")
+	for i := 0; i < len(path); i++ {
+		if !pathByte(path[i]) {
+			return false
+		}
+	}
+	u.Path = path
+	if hasQuery {
+		// As in net/url: a lone '?' at the end forces an empty query;
+		// otherwise the query is everything after the first '?'.
+		u.RawQuery, u.ForceQuery = query, query == ""
+	}
+	return true
+}
+
+// pathByte reports whether c stands for itself in a URL path: an
+// unreserved byte or a reserved one that net/url leaves unescaped in
+// paths. (TestParseTargetBytes checks the set against net/url.)
+func pathByte(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	switch c {
+	case '-', '_', '.', '~', '$', '&', '+', ',', '/', ':', ';', '=', '@':
+		return true
+	}
+	return false
 }
 
 // parseLength parses a Content-Length value: digits only, at most 18 of

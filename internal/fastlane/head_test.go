@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -418,4 +419,34 @@ func BenchmarkParseHead(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestParseTargetBytes checks parseTarget against url.ParseRequestURI
+// for every visible ASCII byte in the path and the query, and for the
+// ways a query can start.
+func TestParseTargetBytes(t *testing.T) {
+	targets := []string{"/", "/v1/chat/completions", "/x?", "/x??", "/x?a?", "/x?a=1&b=2", "/?", "//evil.example/x", "/a;b=c/d:e@f"}
+	for c := byte('!'); c < 0x7f; c++ {
+		targets = append(targets, "/a"+string(c)+"b", "/a"+string(c), "/a?q="+string(c)+"x")
+	}
+	for _, target := range targets {
+		want, err := url.ParseRequestURI(target)
+		var got url.URL
+		if !parseTarget(&got, target) {
+			continue // left to the URL package
+		}
+		if err != nil {
+			t.Errorf("%q: parseTarget took a target url.ParseRequestURI refuses: %v", target, err)
+			continue
+		}
+		if got != *want {
+			t.Errorf("%q: parseTarget gave %#v, url.ParseRequestURI %#v", target, got, *want)
+		}
+	}
+	for _, target := range []string{"/v1/chat/completions", "/v1/models?limit=10", "/"} {
+		var u url.URL
+		if !parseTarget(&u, target) {
+			t.Errorf("%q: not parsed without the URL package", target)
+		}
+	}
 }
