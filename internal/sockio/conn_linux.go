@@ -29,6 +29,9 @@ type Conn struct {
 	werr    error
 	readFn  func(uintptr) bool
 	writeFn func(uintptr) bool
+	// WriteAwaitRead's state (both mutexes held).
+	awaiting, wpending bool
+	awaitFn            func(uintptr) bool
 }
 
 // Wrap returns tc with raw-syscall Read and Write (tc itself when its
@@ -39,7 +42,7 @@ func Wrap(tc *net.TCPConn) net.Conn {
 		return tc
 	}
 	c := &Conn{TCPConn: tc, rc: rc}
-	c.readFn, c.writeFn = c.doRead, c.doWrite
+	c.readFn, c.writeFn, c.awaitFn = c.doRead, c.doWrite, c.doAwait
 	return c
 }
 
@@ -74,7 +77,7 @@ func (c *Conn) doRead(fd uintptr) bool {
 		case syscall.EAGAIN:
 			return false
 		}
-		c.rerr = &net.OpError{Op: "read", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: e}
+		c.rerr = c.opError("read", e)
 		return true
 	}
 }
@@ -106,11 +109,15 @@ func (c *Conn) doWrite(fd uintptr) bool {
 		case syscall.EAGAIN:
 			return false
 		default:
-			c.werr = &net.OpError{Op: "write", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: e}
+			c.werr = c.opError("write", e)
 			return true
 		}
 	}
 	return true
+}
+
+func (c *Conn) opError(op string, e syscall.Errno) error {
+	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: e}
 }
 
 // ReadFrom and WriteTo hide *net.TCPConn's (splice, sendfile), which would
