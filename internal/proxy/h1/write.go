@@ -191,9 +191,24 @@ func (o *outgoing) rewind() error {
 	return nil
 }
 
+// awaitWriter is a connection that can write and then wait until the
+// answer is there to read (sockio.Conn): the upstream sends nothing
+// unasked on an HTTP/1.1 connection.
+type awaitWriter interface {
+	WriteAwaitRead(p []byte) (int, error)
+}
+
 // writeTo writes the request. headSent reports that the head went out,
 // after which the upstream may have seen the request.
 func (o *outgoing) writeTo(w io.Writer) (headSent bool, err error) {
+	if aw, ok := w.(awaitWriter); ok && o.body == nil {
+		// The whole request is in buf and the answer is next: wait for
+		// it without a read that would find nothing yet.
+		if _, err := aw.WriteAwaitRead(o.buf); err != nil {
+			return false, err
+		}
+		return true, nil
+	}
 	if _, err := w.Write(o.buf); err != nil {
 		return false, err
 	}
