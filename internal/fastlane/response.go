@@ -244,12 +244,12 @@ func (w *response) commit(final bool) {
 // finish ends the response once the handler has returned: it sends what
 // is left, the last chunk and trailers included.
 func (w *response) finish() {
+	if w.status == 0 && !w.hijacked {
+		w.WriteHeader(http.StatusOK) // before handlerDone, which makes it a no-op
+	}
 	w.handlerDone = true
 	if w.hijacked {
 		return
-	}
-	if w.status == 0 {
-		w.WriteHeader(http.StatusOK)
 	}
 	if !w.committed {
 		w.commit(true)

@@ -1010,3 +1010,19 @@ func TestEarlyAnswerToLargeBody(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptyHandler: a handler that writes nothing answers 200 with an
+// empty body and the header fields it set.
+func TestEmptyHandler(t *testing.T) {
+	ts := startServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Empty", "yes")
+	})
+	rc := dialRaw(t, ts.addr)
+	for range 2 { // and the connection serves the next request
+		resp, body := rc.roundTrip(get("/empty"))
+		if resp.StatusCode != http.StatusOK || body != "" || resp.ContentLength != 0 || resp.Header.Get("X-Empty") != "yes" {
+			t.Fatalf("got %d %q (length %d, X-Empty %q), want 200, an empty body and X-Empty: yes",
+				resp.StatusCode, body, resp.ContentLength, resp.Header.Get("X-Empty"))
+		}
+	}
+}
