@@ -237,7 +237,8 @@ func (c *conn) serveRequest(h *reqHead) bool {
 		}
 	}
 	c.w.reset(h.method, h.close || c.s.draining.Load())
-	c.started.Store(time.Now().UnixNano())
+	c.w.start = time.Now()
+	c.started.Store(c.w.start.UnixNano())
 	ok := c.run(r)
 	c.endRequest()
 	if c.w.hijacked {

@@ -65,6 +65,7 @@ type response struct {
 	err         error  // the connection failed: every later write fails
 	hijacked    bool
 	handlerDone bool
+	start       time.Time // when the request began
 }
 
 func (w *response) reset(method string, closeAfter bool) {
@@ -76,6 +77,10 @@ func (w *response) reset(method string, closeAfter bool) {
 }
 
 func (w *response) Header() http.Header { return w.header }
+
+// RequestStart reports when the request began (its head was read), so
+// that a handler timing it needs no clock read of its own.
+func (w *response) RequestStart() time.Time { return w.start }
 
 // WriteHeader composes the status line and the handler's header fields;
 // fields set later are not sent (trailers excepted), as with net/http.

@@ -1011,6 +1011,27 @@ func TestEarlyAnswerToLargeBody(t *testing.T) {
 	}
 }
 
+// TestRequestStart: the ResponseWriter tells when the request began,
+// for handlers that time requests without reading the clock again.
+func TestRequestStart(t *testing.T) {
+	starts := make(chan time.Time, 1)
+	ts := startServer(t, func(w http.ResponseWriter, r *http.Request) {
+		rs, ok := w.(interface{ RequestStart() time.Time })
+		if !ok {
+			starts <- time.Time{}
+			return
+		}
+		starts <- rs.RequestStart()
+	})
+	rc := dialRaw(t, ts.addr)
+	before := time.Now()
+	rc.roundTrip(get("/a"))
+	after := time.Now()
+	if st := recv(t, starts, "the start"); st.Before(before) || st.After(after) {
+		t.Errorf("RequestStart %v, not between %v and %v", st, before, after)
+	}
+}
+
 // TestEmptyHandler: a handler that writes nothing answers 200 with an
 // empty body and the header fields it set.
 func TestEmptyHandler(t *testing.T) {

@@ -34,7 +34,7 @@ func (h *gatewayHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g := h.g
 	snap := g.holder.Load()
 	h.li.metrics.InFlightInc() // finish (or the stream's end) decrements it
-	st := getState(r, g.MaxBodyBytes)
+	st := getState(w, r, g.MaxBodyBytes)
 	defer putState(st)
 	st.plan.Resume, st.plan.Draining = h.li.resume, g.draining.Load()
 	var gl *snapshot.GatewayListener
@@ -102,7 +102,7 @@ func (h *meshHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g := h.g
 	snap := g.holder.Load()
 	h.li.metrics.InFlightInc() // finish (or the stream's end) decrements it
-	st := getState(r, g.MaxBodyBytes)
+	st := getState(w, r, g.MaxBodyBytes)
 	defer putState(st)
 	st.plan.Resume, st.plan.Draining = h.li.resume, g.draining.Load()
 	var al *telemetry.AccessLogger
