@@ -147,7 +147,7 @@ func (c *Client) exchange(ctx context.Context, req *http.Request, out *outgoing,
 	}
 	var stop func() bool
 	if ctx.Done() != nil {
-		stop = afterFunc(ctx, cn.cancel)
+		stop = context.AfterFunc(ctx, cn.cancel)
 	}
 	fail := func(op string, err error, mayRetry bool) (*http.Response, bool, error) {
 		if stop != nil {
@@ -207,26 +207,6 @@ type exchange struct {
 	resp http.Response
 	body body
 	vals [8]string // backs the header values of a small response
-}
-
-// AfterFuncer is a context that runs a function once it is done, with
-// the contract of context.AfterFunc: f runs at most once, in its own
-// goroutine, when the context is done (at once if it already is); stop
-// reports whether it kept f from running. The context package honours
-// this method in a parent context; the Client calls it directly instead
-// of context.AfterFunc, which costs five allocations per request: a
-// server can give its request contexts an AfterFunc that costs none. The
-// Client calls each stop at most once.
-type AfterFuncer interface {
-	AfterFunc(f func()) (stop func() bool)
-}
-
-// afterFunc arranges for f to run when ctx is done (see AfterFuncer).
-func afterFunc(ctx context.Context, f func()) func() bool {
-	if a, ok := ctx.(AfterFuncer); ok {
-		return a.AfterFunc(f)
-	}
-	return context.AfterFunc(ctx, f)
 }
 
 func isAbort(err error) bool {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -136,64 +135,4 @@ func TestContextAlreadyDone(t *testing.T) {
 	if n := s.conns.Load(); n != 0 {
 		t.Errorf("%d connections for a cancelled request", n)
 	}
-}
-
-// countingCtx is a context with its own AfterFunc method (AfterFuncer),
-// counting registrations and stops.
-type countingCtx struct {
-	context.Context
-	calls, stops atomic.Int32
-}
-
-func (c *countingCtx) AfterFunc(f func()) func() bool {
-	c.calls.Add(1)
-	stop := context.AfterFunc(c.Context, f)
-	return func() bool { c.stops.Add(1); return stop() }
-}
-
-// A context's own AfterFunc is what cancels the exchange: a blocked read
-// ends promptly with the cause, and a finished exchange stops what it
-// registered, once.
-func TestContextOwnAfterFunc(t *testing.T) {
-	t.Run("cancels", func(t *testing.T) {
-		s := stallServer(t, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n")
-		parent, cancel := context.WithCancelCause(context.Background())
-		defer cancel(nil)
-		ctx := &countingCtx{Context: parent}
-		resp, err := newClient(t).RoundTrip(newRequest(t, "GET", s.url(), nil).WithContext(ctx))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		buf := make([]byte, 64)
-		if n, err := resp.Body.Read(buf); err != nil || string(buf[:n]) != "first" {
-			t.Fatalf("first read %q, %v", buf[:n], err)
-		}
-		time.AfterFunc(100*time.Millisecond, func() { cancel(errCustomCause) })
-		start := time.Now()
-		_, err = resp.Body.Read(buf)
-		checkPrompt(t, err, errCustomCause, start)
-		if n := ctx.calls.Load(); n != 1 {
-			t.Errorf("AfterFunc called %d times, want 1", n)
-		}
-	})
-	t.Run("stopped", func(t *testing.T) {
-		s := rawResponse(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-		c := newClient(t)
-		ctx := &countingCtx{Context: t.Context()}
-		for range 3 {
-			resp, err := c.RoundTrip(newRequest(t, "GET", s.url(), nil).WithContext(ctx))
-			if err != nil {
-				t.Fatal(err)
-			}
-			io.ReadAll(resp.Body)
-			resp.Body.Close()
-		}
-		if calls, stops := ctx.calls.Load(), ctx.stops.Load(); calls != 3 || stops != 3 {
-			t.Errorf("AfterFunc called %d times, stopped %d times; want 3 and 3", calls, stops)
-		}
-		if n := s.conns.Load(); n != 1 {
-			t.Errorf("%d connections, want 1", n)
-		}
-	})
 }

@@ -22,8 +22,7 @@
 //   - Content-Length and chunked bodies both ways, response trailers,
 //     1xx responses skipped, bodies read until close;
 //   - cancellation through the request's context with context.AfterFunc
-//     (no goroutine per request), or the context's own AfterFunc method
-//     (AfterFuncer) when it has one: errors then wrap context.Cause;
+//     (no goroutine per request): errors then wrap context.Cause;
 //   - Detach, which hands the connection of an in-flight response to the
 //     caller (for a zero-copy streaming path).
 //
