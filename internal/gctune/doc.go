@@ -16,4 +16,12 @@
 // resident memory, and the soft memory limit (GOMEMLIMIT, or the one
 // MemoryLimitFromCgroup finds for a container) still bounds the total:
 // near the limit the collector runs as often as it needs to.
+//
+// The percentage is set from each collection's live heap and applies to
+// the next: when the live heap jumps between two collections (thousands
+// of streams opening at once), the goal the runtime computes at the end
+// of the second is briefly up to floor/4 MiB times the live heap, until
+// the floor's cleanup, which runs right after that collection, sets the
+// percentage back. Only what is allocated in that moment (milliseconds)
+// comes of it.
 package gctune

@@ -28,6 +28,13 @@ func churn(n int) uint64 {
 	return cycles() - before
 }
 
+// resetGCPercent starts the test at the default GC percentage and
+// leaves it there for the next one, whatever the test sets meanwhile.
+func resetGCPercent(t *testing.T) {
+	debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(100) })
+}
+
 // waitPercent waits (bounded) for the floor's cleanup, which runs on its
 // own goroutine after a collection, to settle on want.
 func waitPercent(t *testing.T, f *Floor, want func(int) bool) int {
@@ -47,7 +54,7 @@ func TestFloorCollectsOncePerFloor(t *testing.T) {
 		t.Skip("allocates 512 MiB of garbage")
 	}
 	t.Setenv("GOGC", "")
-	defer debug.SetGCPercent(100)
+	resetGCPercent(t)
 	runtime.GC()
 	const mib = 1 << 20
 	without := churn(512 * mib)
@@ -87,7 +94,7 @@ func TestFloorCollectsOncePerFloor(t *testing.T) {
 
 func TestFloorStepsAsideForALargeHeap(t *testing.T) {
 	t.Setenv("GOGC", "")
-	defer debug.SetGCPercent(100)
+	resetGCPercent(t)
 	f, err := StartFloor(8<<20, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -104,6 +111,7 @@ func TestFloorStepsAsideForALargeHeap(t *testing.T) {
 }
 
 func TestStartFloorRespectsGOGC(t *testing.T) {
+	resetGCPercent(t) // a stopped floor leaves GOGC's 200 behind
 	for _, tc := range []struct {
 		env    string
 		on     bool
