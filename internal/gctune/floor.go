@@ -107,6 +107,8 @@ func (f *Floor) Percent() int {
 // runtime's goal is live + (live + stacks + globals) * percent / 100, and
 // at least runtimeHeapMinimum * percent / 100.
 func (f *Floor) adjust() {
+	f.mu.Lock() // samples too: StartFloor's adjust may meet the first cleanup's
+	defer f.mu.Unlock()
 	metrics.Read(f.samples)
 	live, roots := f.samples[0].Value.Uint64(), f.samples[1].Value.Uint64()+f.samples[2].Value.Uint64()
 	want := f.base
@@ -114,8 +116,6 @@ func (f *Floor) adjust() {
 		p := min((f.min-live)*100/scanned, f.min*100/runtimeHeapMinimum, maxPercent)
 		want = max(want, int(p))
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	if f.stopped || !worthChanging(f.percent, want) {
 		return
 	}
