@@ -113,8 +113,6 @@ func (s *phaseStats) add(r *attackResult) {
 	}
 }
 
-func (s *phaseStats) q(q float64) time.Duration { return quantile(s.lat, q) }
-
 // cpuPer10k is CPU seconds per 10,000 requests.
 func (s *phaseStats) cpuPer10k() float64 {
 	if s.sent == 0 {
