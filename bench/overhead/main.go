@@ -43,6 +43,7 @@ type options struct {
 	skipMax, skipSSE, swap  bool
 	pprof, drive            string
 	sseHold                 time.Duration
+	quota                   float64
 }
 
 func main() {
@@ -75,6 +76,7 @@ func main() {
 	flag.BoolVar(&o.swap, "swap", true, "also run the 5,000-route compile-and-swap test (go test ./internal/gateway)")
 	flag.StringVar(&o.pprof, "pprof", "", "only profile: drive aimesh at -high-rate for -duration, write its CPU profile here, exit")
 	flag.StringVar(&o.drive, "drive", "", "only drive this target at -high-rate (0: closed loop, 64 connections) for -duration, print its CPU per request, exit (to attach perf or strace meanwhile)")
+	flag.Float64Var(&o.quota, "quota", 0.3, "CPU quota (fraction of one CPU, cgroup CFS bandwidth) for the capped saturation runs; 0 skips them")
 	flag.DurationVar(&o.sseHold, "sse-hold", 0, "keep the idle streams open this long after measuring (to inspect the proxy)")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -116,7 +118,7 @@ func run(ctx context.Context, log *slog.Logger, o *options) error {
 	}
 	rep.setup = fmt.Sprintf("proxy under test on CPU %d, load generator and upstream on CPU %d (taskset / sched_setaffinity; -1 = unpinned); "+
 		"aimesh with GOMAXPROCS=1, nginx worker_processes 1, HAProxy nbthread 1; keep-alive client->proxy->upstream; "+
-		"every proxy writes an access log line per request to a file; upstream: minimal HTTP/1.1 server, 1 KiB chat completion JSON; "+
+		"every proxy writes an access log line per request to a file (aimesh and nginx buffer up to 64 KiB for at most 1 s, HAProxy writes each line); upstream: minimal HTTP/1.1 server, 1 KiB chat completion JSON; "+
 		"request: POST /v1/chat/completions, %d-byte body with a model (aimesh routes on it); RLIMIT_NOFILE %d; nice %d",
 		o.proxyCPU, o.loadCPU, len(chatBody), nofile, o.nice)
 	up, err := startUpstream(2)
@@ -168,6 +170,10 @@ func run(ctx context.Context, log *slog.Logger, o *options) error {
 		for _, t := range targets {
 			if t.name == o.drive {
 				if o.highRate == 0 { // closed loop, as the saturation phase
+					if o.quota > 0 && t.pid() != 0 {
+						_, err := saturateCapped(ctx, log, t, newClient(), chatBody, closedLoopConns, o.dur, o.quota)
+						return err
+					}
 					saturate(ctx, log, t, newClient(), chatBody, closedLoopConns, o.dur)
 					return nil
 				}
@@ -182,7 +188,7 @@ func run(ctx context.Context, log *slog.Logger, o *options) error {
 	if o.pprof != "" {
 		for _, t := range targets {
 			if t.name == "aimesh" {
-				return profileAimesh(ctx, log, t, chatBody, o.highRate, o.dur, o.pprof)
+				return profileAimesh(ctx, log, t, chatBody, o.highRate, o.dur, o.quota, o.pprof)
 			}
 		}
 		return errors.New("-pprof needs the aimesh target")
@@ -203,6 +209,14 @@ func run(ctx context.Context, log *slog.Logger, o *options) error {
 		rep.steadyRSS[t.name] = statusKB(t.servingPID(), "VmRSS")
 	}
 	rep.sat = saturationPhase(ctx, log, targets, clients, chatBody, closedLoopConns, 3*time.Second, 5)
+	if o.quota > 0 {
+		rep.quota = o.quota
+		if rep.capped, err = cappedPhase(ctx, log, targets, clients, chatBody, closedLoopConns, 3*time.Second, 5, o.quota); err != nil {
+			log.Warn("capped saturation runs skipped", "err", err)
+			rep.notes = append(rep.notes, "Capped saturation runs skipped: "+err.Error()+
+				" (they need root and a cgroup cpu controller); rps per core is then extrapolated from the uncapped closed loop.")
+		}
+	}
 	if !o.skipMax {
 		for _, t := range targets {
 			var steps []rateStep

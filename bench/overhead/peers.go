@@ -13,7 +13,10 @@ import (
 // The peers get what aimesh has: one worker (thread), keep-alive to the
 // upstream with a connection pool, the 90/10 split of the seed mesh,
 // streaming responses passed through unbuffered, and an access log line
-// per request written to a file.
+// per request written to a file. nginx buffers its lines as aimesh does by
+// default (up to 64 KiB, for at most a second: `buffer=64k flush=1s`);
+// HAProxy 2.6 cannot buffer a log, so it writes each line to its stdout
+// (a file).
 
 const nginxConf = `daemon off;
 master_process on;
@@ -25,7 +28,7 @@ events {
     worker_connections {{conns}};
 }
 http {
-    access_log {{work}}/nginx-access.log;
+    access_log {{work}}/nginx-access.log combined buffer=64k flush=1s;
     client_body_temp_path {{work}}/nginx-body;
     proxy_temp_path {{work}}/nginx-proxy;
     fastcgi_temp_path {{work}}/nginx-fastcgi;

@@ -13,10 +13,22 @@ import (
 
 // profileAimesh drives aimesh at rate (0: the closed loop of the
 // saturation phase, 64 connections) for dur while its admin listener
-// records a CPU profile into path (for `go tool pprof`).
-func profileAimesh(ctx context.Context, log *slog.Logger, t *target, body []byte, rate int, dur time.Duration, path string) error {
+// records a CPU profile into path (for `go tool pprof`). A closed loop
+// runs with aimesh capped at quota of a CPU (0: uncapped), as in the
+// capped saturation runs, so that the profile is of a saturated proxy.
+func profileAimesh(ctx context.Context, log *slog.Logger, t *target, body []byte, rate int, dur time.Duration, quota float64, path string) error {
 	if t.admin == "" {
 		return fmt.Errorf("%s has no admin listener", t.name)
+	}
+	if rate == 0 && quota > 0 {
+		q, err := newCPUQuota(t.name, quota)
+		if err != nil {
+			return err
+		}
+		defer q.close()
+		if err := q.add(t.pid()); err != nil {
+			return err
+		}
 	}
 	type got struct {
 		b   []byte

@@ -36,8 +36,10 @@ type report struct {
 	maxRPS         map[string]int
 	maxBusy        map[string]float64     // core use at the max rate
 	sat            map[string]*saturation // closed loop, 64 connections
-	peakRSS        map[string]int64       // KiB
-	steadyRSS      map[string]int64       // KiB, VmRSS after the high-rate rounds
+	capped         map[string]*quotaRun   // closed loop, proxy capped at quota of a CPU
+	quota          float64
+	peakRSS        map[string]int64 // KiB
+	steadyRSS      map[string]int64 // KiB, VmRSS after the high-rate rounds
 	sse            map[string]*sseResult
 	swap           *swapResult
 	notes          []string
@@ -88,16 +90,15 @@ func (r *report) markdown() string {
 	w("- Latency: %d rounds x %s per target and rate, target order rotated each round; added = median over rounds of "+
 		"(target minus direct at the same quantile in the same round); direct's own latency (median over rounds) in parentheses\n\n",
 		r.rounds, r.dur)
-	w("| target | added p50 / p90 / p99 (us) at %d rps | same, all on CPU %d | added p50 / p90 / p99 (us) at %d rps | max rps (100%% 200, p99 <= %s) | closed loop, 64 conns: rps (CPU s / 10k req, proxy core busy) | CPU s / 10k req at %d rps | rps per core (from CPU at saturation) | peak RSS | RSS / idle SSE stream (%d streams) |\n",
+	w("| target | added p50 / p90 / p99 (us) at %d rps | same, all on CPU %d | added p50 / p90 / p99 (us) at %d rps | max rps (100%% 200, p99 <= %s) | closed loop, 64 conns: rps (CPU s / 10k req, proxy core busy) | CPU s / 10k req at %d rps | peak RSS | RSS / idle SSE stream (%d streams) |\n",
 		r.lowRate, r.oneCPU, r.highRate, r.bound, r.highRate, r.streams)
-	w("|---|---|---|---|---|---|---|---|---|---|\n")
+	w("|---|---|---|---|---|---|---|---|---|\n")
 	for _, t := range r.targets {
-		cpu, perCore, rss, sse, sat := "-", "-", "-", "-", "-"
+		cpu, rss, sse, sat := "-", "-", "-", "-"
 		if s := r.sat[t.name]; s != nil {
 			sat = fmt.Sprintf("%.0f", s.rps)
 			if s.cpu > 0 {
 				sat += fmt.Sprintf(" (%.2f, core %.0f%% busy)", s.cpu, s.busy()*100)
-				perCore = fmt.Sprintf("%.0f", 10000/s.cpu)
 			}
 			if s.errs > 0 {
 				sat += fmt.Sprintf(", %d errors", s.errs)
@@ -132,16 +133,15 @@ func (r *report) markdown() string {
 				maxCell += fmt.Sprintf(" (core %.0f%% busy)", b*100)
 			}
 		}
-		w("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", t.name, r.latencyCell(r.low, t.name), r.latencyCell(r.lowOne, t.name), r.latencyCell(r.high, t.name),
-			maxCell, sat, cpu, perCore, rss, sse)
+		w("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", t.name, r.latencyCell(r.low, t.name), r.latencyCell(r.lowOne, t.name), r.latencyCell(r.high, t.name),
+			maxCell, sat, cpu, rss, sse)
 	}
 	w("\nAdded latency in the first column includes the hop to the proxy's CPU and back: with the proxy pinned to another CPU than the "+
 		"load generator and upstream, each request wakes CPU %d twice, which on this VM costs every proxy alike "+
 		"(nginx's and HAProxy's event loops too) a few hundred microseconds at low rates. The second column repeats the "+
 		"low rate with every process on one CPU: no cross-CPU wake-ups, so it shows what the proxy's own work adds "+
 		"to a request (its CPU time is on the request's path). CPU s / 10k requests is "+
-		"utime+stime of the proxy's processes (during the %d rps rounds, and during the closed-loop run); rps per core is "+
-		"10,000 divided by the closed-loop figure, the rate one fully busy core would sustain; the closed-loop columns are "+
+		"utime+stime of the proxy's processes (during the %d rps rounds, and during the closed-loop run); the closed-loop columns are "+
 		"each target's median of five rotated 3 s runs. "+
 		"Peak RSS is VmHWM after the latency, closed-loop and maximum-rate phases; overloaded open-loop steps leave "+
 		"thousands of connections open at once, which a goroutine-per-connection server pays for in memory. "+
@@ -150,6 +150,7 @@ func (r *report) markdown() string {
 		"upstream's on one CPU. Where a proxy's core is far from busy at its max rate, the load generator and upstream "+
 		"sharing CPU 0 set that rate, not the proxy (it varies from run to run with the machine's load); the closed-loop "+
 		"run and the CPU per request show the proxies.\n", r.proxyCPU, r.highRate, r.stepDur)
+	w("\n%s", r.perCoreTable())
 	w("\n%s", r.targetsTable())
 	if r.swap != nil {
 		w("\n%s", r.swap.markdown())
@@ -158,6 +159,40 @@ func (r *report) markdown() string {
 		w("\n%s\n", n)
 	}
 	w("\n%s\n", endMark)
+	return b.String()
+}
+
+// perCoreTable is the requests one core of each proxy serves: measured
+// with the proxy capped at a CPU quota and kept saturated, and
+// extrapolated from the uncapped closed loop, whose proxy core is partly
+// idle because the load generator shares the other CPU with the upstream.
+func (r *report) perCoreTable() string {
+	var b strings.Builder
+	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	w("Requests per core. Capped: the proxy's processes in a cgroup whose CFS bandwidth limit is %.0f%% of a CPU "+
+		"(%s period), driven by the same 64-connection closed loop, so that the proxy, not the load generator, "+
+		"sets the rate; rps per core is the rate divided by the quota, and the share of periods that ran out of "+
+		"quota shows the proxy was saturated (median of five rotated 3 s runs). Extrapolated: 10,000 divided by "+
+		"the CPU seconds per 10k requests of the uncapped closed loop, in which the proxy's core is partly idle "+
+		"and each wake-up serves fewer requests.\n\n", 100*r.quota, quotaPeriod)
+	w("| target | capped: rps | capped: rps per core | periods throttled | capped: CPU s / 10k req | extrapolated rps per core |\n|---|---|---|---|---|---|\n")
+	for _, t := range r.targets {
+		if t.name == r.direct {
+			continue
+		}
+		rps, perCore, thr, cpu, ext := "-", "-", "-", "-", "-"
+		if q := r.capped[t.name]; q != nil {
+			rps, perCore = fmt.Sprintf("%.0f", q.rps), fmt.Sprintf("%.0f", q.perCore)
+			thr, cpu = fmt.Sprintf("%.0f%%", 100*q.throttled), fmt.Sprintf("%.2f", q.cpu)
+			if q.errs > 0 {
+				rps += fmt.Sprintf(" (%d errors)", q.errs)
+			}
+		}
+		if s := r.sat[t.name]; s != nil && s.cpu > 0 {
+			ext = fmt.Sprintf("%.0f", 10000/s.cpu)
+		}
+		w("| %s | %s | %s | %s | %s | %s |\n", t.name, rps, perCore, thr, cpu, ext)
+	}
 	return b.String()
 }
 
@@ -211,9 +246,13 @@ func (r *report) targetsTable() string {
 		fmt.Fprintf(&b, "| max rps aimesh / %s >= 1.0 (closed loop, 64 connections) | %.0f / %.0f = %.2f%s | %s |\n",
 			peer, a.rps, p.rps, ratio, note, mark(ratio >= 1 && p.busy() >= 0.9))
 	}
-	if a, p := r.sat["aimesh"], r.sat[peer]; a != nil && p != nil && a.cpu > 0 && p.cpu > 0 {
+	if a, p := r.capped["aimesh"], r.capped[peer]; a != nil && p != nil && p.perCore > 0 {
+		ratio := a.perCore / p.perCore
+		fmt.Fprintf(&b, "| rps per core aimesh / %s >= 1.0 (saturated, capped at %.0f%% of a CPU) | %.0f / %.0f = %.2f | %s |\n",
+			peer, 100*r.quota, a.perCore, p.perCore, ratio, mark(ratio >= 1))
+	} else if a, p := r.sat["aimesh"], r.sat[peer]; a != nil && p != nil && a.cpu > 0 && p.cpu > 0 {
 		ratio := p.cpu / a.cpu
-		fmt.Fprintf(&b, "| rps per core aimesh / %s >= 1.0 (CPU per request at saturation) | %.0f / %.0f = %.2f | %s |\n",
+		fmt.Fprintf(&b, "| rps per core aimesh / %s >= 1.0 (extrapolated from CPU per request in the closed loop) | %.0f / %.0f = %.2f | %s |\n",
 			peer, 10000/a.cpu, 10000/p.cpu, ratio, mark(ratio >= 1))
 	}
 	if s := r.sse["aimesh"]; s != nil {
