@@ -51,12 +51,15 @@ func main() {
 		n, _ := strconv.Atoi(os.Args[2])
 		os.Exit(serveUpstream(n))
 	}
+	if len(os.Args) == 4 && os.Args[1] == floorFlag {
+		os.Exit(serveFloor(os.Args[2], os.Args[3]))
+	}
 	var o options
 	home, _ := os.UserHomeDir()
 	flag.StringVar(&o.aimesh, "aimesh", "", "aimesh binary (default: go build ./cmd/aimesh into -work)")
 	flag.StringVar(&o.doc, "doc", "", "markdown file whose overhead section to (re)write; empty prints it")
 	flag.StringVar(&o.work, "work", filepath.Join(home, ".cache", "aimesh", "bench-overhead"), "scratch directory: configs, logs, binaries")
-	flag.StringVar(&o.only, "targets", "aimesh,nginx,haproxy", "proxies to measure besides direct")
+	flag.StringVar(&o.only, "targets", "aimesh,nginx,haproxy,"+floorName, "proxies to measure besides direct ("+floorName+": the least a Go proxy does, see floor.go)")
 	flag.IntVar(&o.lowRate, "low-rate", 200, "low request rate (per second)")
 	flag.IntVar(&o.highRate, "high-rate", 2000, "high request rate (per second)")
 	flag.IntVar(&o.rounds, "rounds", 5, "latency rounds per rate (target order rotates each round)")
@@ -152,6 +155,8 @@ func run(ctx context.Context, log *slog.Logger, o *options) error {
 			return l.startNginx(ctx, up, chatBody)
 		case "haproxy":
 			return l.startHAProxy(ctx, up, chatBody)
+		case floorName:
+			return l.startFloor(up, chatBody)
 		}
 		return nil, errors.New("unknown target " + name)
 	}
@@ -233,6 +238,9 @@ func run(ctx context.Context, log *slog.Logger, o *options) error {
 			c.CloseIdleConnections()
 		}
 		for i, t := range targets[1:] {
+			if t.floor {
+				continue // it relays no streams
+			}
 			// A fresh process: memory freed after the load phases would
 			// otherwise hold the first streams without growing RSS.
 			t.stop()

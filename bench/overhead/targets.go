@@ -33,6 +33,7 @@ type target struct {
 	servingPID func() int
 	logPath    string
 	admin      string // aimesh's admin listener, host:port
+	floor      bool   // the Go floor (floor.go), not a proxy
 }
 
 // pid is the process started (0 for direct).
