@@ -10,6 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
+	"unsafe"
+
+	"github.com/aimesh/aimesh/internal/sockio"
 )
 
 // The Go floor is the least a proxy written in Go can do per request with
@@ -29,8 +33,8 @@ const floorFlag = "-serve-floor"
 const floorName = "go-floor"
 
 // serveFloor is the floor's main: it listens on 127.0.0.1:port and relays
-// to upstream.
-func serveFloor(port, upstream string) int {
+// to upstream, with raw system calls when raw is set.
+func serveFloor(port, upstream string, raw bool) int {
 	ln, err := net.Listen("tcp", "127.0.0.1:"+port)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -42,7 +46,11 @@ func serveFloor(port, upstream string) int {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
-		go relayFloor(c, upstream)
+		if raw {
+			go relayFloorRaw(c, upstream)
+		} else {
+			go relayFloor(c, upstream)
+		}
 	}
 }
 
@@ -103,9 +111,10 @@ func readMessage(br *bufio.Reader, out []byte) ([]byte, error) {
 	return out, nil
 }
 
-// startFloor runs this binary as the Go floor, relaying to the upstream's
-// first port, with GOMAXPROCS=1.
-func (l *launcher) startFloor(up *upstream, body []byte) (*target, error) {
+// startFloor runs this binary as the Go floor named name (floorName or
+// floorRawName), relaying to the upstream's first port, with
+// GOMAXPROCS=1.
+func (l *launcher) startFloor(name string, up *upstream, body []byte) (*target, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -114,9 +123,95 @@ func (l *launcher) startFloor(up *upstream, body []byte) (*target, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &target{name: floorName, port: port, logPath: filepath.Join(l.work, floorName+".log"), floor: true,
+	t := &target{name: name, port: port, logPath: filepath.Join(l.work, name+".log"), floor: true,
 		url: fmt.Sprintf("http://127.0.0.1:%d/v1/chat/completions", port)}
-	cmd := l.command([]string{"GOMAXPROCS=1"}, self, floorFlag, strconv.Itoa(port), up.Addr(0))
+	cmd := l.command([]string{"GOMAXPROCS=1"}, self, floorFlag, strconv.Itoa(port), up.Addr(0), name)
 	t.servingPID = t.pid
 	return t, l.start(t, cmd, body)
+}
+
+// floorRawName is the floor that makes every read and write a raw
+// system call: the client connection is served inside one RawConn Read,
+// which waits for the next request without a read that finds nothing
+// (the readiness reset happens once, so a request that comes while one
+// is relayed wakes the next wait), and the upstream exchange uses
+// aimesh's sockio (raw reads and writes, WriteAwaitRead). Two reads and
+// two writes per request, as nginx makes: what Go can do on this machine
+// when the runtime's I/O path is bypassed.
+const floorRawName = "go-floor-raw"
+
+// relayFloorRaw is relayFloor with raw system calls; see floorRawName.
+func relayFloorRaw(c net.Conn, upstream string) {
+	defer c.Close()
+	up, err := net.Dial("tcp", upstream)
+	if err != nil {
+		return
+	}
+	defer up.Close()
+	uc, ok := sockio.Wrap(up.(*net.TCPConn)).(*sockio.Conn)
+	rc, err := c.(*net.TCPConn).SyscallConn()
+	if !ok || err != nil {
+		return
+	}
+	ur := bufio.NewReaderSize(uc, 4096)
+	buf, n := make([]byte, 8192), 0
+	var resp []byte
+	rc.Read(func(fd uintptr) bool {
+		for {
+			if n == len(buf) {
+				return true // a request larger than the buffer: not for the floor
+			}
+			m, err := sockio.ReadFD(fd, buf[n:])
+			if errors.Is(err, syscall.EAGAIN) {
+				return false
+			}
+			if err != nil || m == 0 {
+				return true
+			}
+			drained := m < len(buf)-n
+			n += m
+			for {
+				l := messageLen(buf[:n])
+				if l < 0 {
+					break
+				}
+				if _, err := uc.WriteAwaitRead(buf[:l]); err != nil {
+					return true
+				}
+				if resp, err = readMessage(ur, resp[:0]); err != nil {
+					return true
+				}
+				for w := 0; w < len(resp); {
+					k, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&resp[w])), uintptr(len(resp)-w))
+					if e != 0 {
+						return true // EAGAIN too: a 1 KiB answer fits an empty socket buffer
+					}
+					w += int(k)
+				}
+				n = copy(buf, buf[l:n])
+			}
+			if drained {
+				return false // wait: what comes next wakes this call again
+			}
+		}
+	})
+}
+
+// messageLen is the length of the whole message at the start of b (head
+// and Content-Length body), or -1 when b does not hold all of it yet.
+func messageLen(b []byte) int {
+	end := bytes.Index(b, []byte("\r\n\r\n"))
+	if end < 0 {
+		return -1
+	}
+	cl := 0
+	for _, line := range bytes.Split(b[:end], []byte("\r\n")) {
+		if k, v, ok := bytes.Cut(line, []byte{':'}); ok && bytes.EqualFold(k, []byte("Content-Length")) {
+			cl, _ = strconv.Atoi(string(bytes.TrimSpace(v)))
+		}
+	}
+	if len(b) < end+4+cl {
+		return -1
+	}
+	return end + 4 + cl
 }

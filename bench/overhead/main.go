@@ -51,15 +51,16 @@ func main() {
 		n, _ := strconv.Atoi(os.Args[2])
 		os.Exit(serveUpstream(n))
 	}
-	if len(os.Args) == 4 && os.Args[1] == floorFlag {
-		os.Exit(serveFloor(os.Args[2], os.Args[3]))
+	if len(os.Args) == 5 && os.Args[1] == floorFlag {
+		os.Exit(serveFloor(os.Args[2], os.Args[3], os.Args[4] == floorRawName))
 	}
 	var o options
 	home, _ := os.UserHomeDir()
 	flag.StringVar(&o.aimesh, "aimesh", "", "aimesh binary (default: go build ./cmd/aimesh into -work)")
 	flag.StringVar(&o.doc, "doc", "", "markdown file whose overhead section to (re)write; empty prints it")
 	flag.StringVar(&o.work, "work", filepath.Join(home, ".cache", "aimesh", "bench-overhead"), "scratch directory: configs, logs, binaries")
-	flag.StringVar(&o.only, "targets", "aimesh,nginx,haproxy,"+floorName, "proxies to measure besides direct ("+floorName+": the least a Go proxy does, see floor.go)")
+	flag.StringVar(&o.only, "targets", "aimesh,nginx,haproxy,"+floorName+","+floorRawName,
+		"proxies to measure besides direct ("+floorName+", "+floorRawName+": the least a Go proxy does, see floor.go)")
 	flag.IntVar(&o.lowRate, "low-rate", 200, "low request rate (per second)")
 	flag.IntVar(&o.highRate, "high-rate", 2000, "high request rate (per second)")
 	flag.IntVar(&o.rounds, "rounds", 5, "latency rounds per rate (target order rotates each round)")
@@ -155,8 +156,8 @@ func run(ctx context.Context, log *slog.Logger, o *options) error {
 			return l.startNginx(ctx, up, chatBody)
 		case "haproxy":
 			return l.startHAProxy(ctx, up, chatBody)
-		case floorName:
-			return l.startFloor(up, chatBody)
+		case floorName, floorRawName:
+			return l.startFloor(name, up, chatBody)
 		}
 		return nil, errors.New("unknown target " + name)
 	}
