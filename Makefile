@@ -62,7 +62,7 @@ bench:
 	$(MAKE) bench-overhead
 
 # bench-overhead: client-observed cost of aimesh against nginx and HAProxy
-# (bench/overhead, about 10 minutes; installs nginx and haproxy with apt-get
+# (bench/overhead, about 20 minutes; installs nginx and haproxy with apt-get
 # when missing) and the 5,000-route swap test; rewrites its section of
 # docs/benchmarks.md. Binaries, configs and logs go to $(AIMESH_CACHE).
 # On a shared machine the measured processes run at nice -10 (root).

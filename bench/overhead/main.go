@@ -74,7 +74,7 @@ func main() {
 	flag.IntVar(&o.proxyCPU, "proxy-cpu", 1, "CPU for the proxy under test (-1: no pinning)")
 	flag.IntVar(&o.oneCPU, "one-cpu", 0, "also measure the low rate with every process on this CPU (-1: skip); no cross-CPU wake-ups")
 	flag.IntVar(&o.nice, "nice", 0, "nice value for the bench and the proxies it starts (root may go below 0)")
-	flag.DurationVar(&o.timeout, "timeout", 14*time.Minute, "bound on the whole run")
+	flag.DurationVar(&o.timeout, "timeout", 25*time.Minute, "bound on the whole run")
 	flag.BoolVar(&o.skipMax, "skip-max", false, "skip the maximum-rate search")
 	flag.BoolVar(&o.skipSSE, "skip-sse", false, "skip the idle-stream memory test")
 	flag.BoolVar(&o.swap, "swap", true, "also run the 5,000-route compile-and-swap test (go test ./internal/gateway)")
