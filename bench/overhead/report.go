@@ -79,10 +79,11 @@ func (r *report) latencyCell(ph map[string]*phaseStats, name string) string {
 func (r *report) markdown() string {
 	var b strings.Builder
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
-	w("%s\n## Proxy overhead: aimesh, nginx and HAProxy\n\n", beginMark)
+	w("%s\n## Proxy overhead: aimesh, nginx, HAProxy and two Go floors\n\n", beginMark)
 	w("Client-observed cost of the hop: latency through each proxy minus latency direct to the same\n")
 	w("loopback upstream, measured in the same run with open-loop load (vegeta, constant rate).\n")
-	w("Absolute numbers drift on this shared machine; compare the rows with each other.\n\n")
+	w("Absolute numbers drift on this shared machine; compare the rows with each other. The two Go floors\n")
+	w("(bench/overhead/floor.go) are not proxies: they relay bytes and nothing else, to show what Go costs here.\n\n")
 	w("- Run: %s, %s, `%s`\n", r.started.UTC().Format("2006-01-02 15:04 UTC"), r.elapsed.Round(time.Second), r.command)
 	w("- Machine: %s; load average %s before, %s after (other engineers' builds share it)\n", r.machine, r.loadBefore, r.loadAfter)
 	w("- Setup: %s\n", r.setup)
