@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	v1 "github.com/aimesh/aimesh/api/v1alpha1"
+	"github.com/aimesh/aimesh/internal/grpcstatus"
 	"github.com/aimesh/aimesh/internal/openai"
 	"github.com/aimesh/aimesh/internal/snapshot"
 	"github.com/aimesh/aimesh/internal/telemetry"
@@ -238,10 +239,15 @@ func (g *Gateway) bodyError(w http.ResponseWriter, st *reqState, err error) {
 	}
 }
 
-// reject writes an OpenAI-shaped error for a request aimesh refused.
+// reject writes an OpenAI-shaped error for a request aimesh refused, or
+// a gRPC status when the request is a gRPC call.
 func (g *Gateway) reject(w http.ResponseWriter, st *reqState, status int, typ, code, msg string) {
 	st.res.Code = status
 	st.res.Failure = code
+	if st.r != nil && grpcstatus.IsGRPC(st.r) {
+		grpcstatus.Write(w, status, msg)
+		return
+	}
 	openai.WriteError(w, status, typ, code, msg)
 }
 

@@ -112,6 +112,7 @@ func TestHTTP2GRPCAndTCP(t *testing.T) {
 		nodeDoc("g-acme", 80, "grpc", gs["g-acme"].addr()) +
 		nodeDoc("g-chat", 80, "grpc", gs["g-chat"].addr()) +
 		nodeDoc("g-retry", 80, "grpc", unavail.addr(), gs["ok"].addr()) +
+		nodeDoc("g-down", 80, "grpc", fmt.Sprintf("127.0.0.1:%d", freePort(t))) +
 		nodeDoc("tcp-a", 80, "tcp", ta.ln.Addr().String()) + nodeDoc("tcp-b", 80, "tcp", tb.ln.Addr().String()) +
 		vsRouter("multi.local", "multi") +
 		routerDoc("multi", []string{"8080/http2", "9100/grpc", fmt.Sprintf("%d/tcp", tcpPort)}, fmt.Sprintf(`
@@ -140,6 +141,10 @@ func TestHTTP2GRPCAndTCP(t *testing.T) {
     match: {port: 9100, serviceName: pkg.Retry}
     action: {weightedTargets: [{virtualNode: g-retry, weight: 1}]}
     retryPolicy: {maxRetries: 2, perRetryTimeout: {value: 5, unit: s}, grpcRetryEvents: [unavailable]}
+- name: g-down
+  grpcRoute:
+    match: {port: 9100, serviceName: pkg.Down}
+    action: {weightedTargets: [{virtualNode: g-down, weight: 1}]}
 - name: l4
   tcpRoute:
     match: {port: %d}
@@ -225,8 +230,34 @@ func TestHTTP2GRPCAndTCP(t *testing.T) {
 				}
 			})
 		}
+		// Calls aimesh itself fails get a gRPC status, Trailers-Only,
+		// not an HTTP error with a JSON body a gRPC client cannot read.
+		grpcFailure := func(t *testing.T, path, wantStatus, wantInMessage string) {
+			t.Helper()
+			req, _ := http.NewRequest("POST", g.mesh+path, bytes.NewReader(grpcFrame(nil)))
+			req.Host = "multi.local:9100"
+			req.Header.Set("Content-Type", "application/grpc")
+			req.Header.Set("Te", "trailers")
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || resp.ProtoMajor != 2 || len(b) != 0 {
+				t.Fatalf("%s %d with %d body bytes, want HTTP/2 200 with none", resp.Proto, resp.StatusCode, len(b))
+			}
+			if st, msg := resp.Header.Get("Grpc-Status"), resp.Header.Get("Grpc-Message"); st != wantStatus || !strings.Contains(msg, wantInMessage) {
+				t.Fatalf("grpc-status %q, grpc-message %q; want %s with %q", st, msg, wantStatus, wantInMessage)
+			}
+		}
+		t.Run("upstream down", func(t *testing.T) {
+			grpcFailure(t, "/pkg.Down/Call", "14", "could not connect") // UNAVAILABLE
+		})
 		t.Run("unknown service", func(t *testing.T) {
-			r := call(t, c, "POST", g.mesh+"/pkg.Other/Call", "multi.local:9100", http.Header{"Content-Type": {"application/grpc"}}, grpcFrame(nil))
+			grpcFailure(t, "/pkg.Other/Call", "12", "route") // UNIMPLEMENTED
+			// The same call by a client that is not gRPC gets the JSON error.
+			r := call(t, c, "POST", g.mesh+"/pkg.Other/Call", "multi.local:9100", http.Header{"Content-Type": {"application/json"}}, grpcFrame(nil))
 			wantError(t, r, http.StatusNotFound, "route_not_found")
 		})
 		t.Run("retry on unavailable", func(t *testing.T) {

@@ -49,9 +49,9 @@ func (f *Forwarder) release(t *snapshot.Target, ep *discovery.Endpoint, p *Plan,
 }
 
 // shed answers a request refused because every endpoint was saturated.
-func (f *Forwarder) shed(w http.ResponseWriter, res *Result, p *Plan) {
+func (f *Forwarder) shed(w http.ResponseWriter, r *http.Request, res *Result, p *Plan) {
 	res.Code, res.Failure = http.StatusTooManyRequests, "shed"
 	w.Header().Set("Retry-After", ShedRetryAfter)
-	openai.WriteError(w, http.StatusTooManyRequests, openai.TypeRateLimit, openai.CodeOverloaded,
+	writeError(w, r, http.StatusTooManyRequests, openai.TypeRateLimit, openai.CodeOverloaded,
 		"every endpoint of "+targetName(p)+" is saturated and this request is sheddable; retry after "+ShedRetryAfter+"s")
 }

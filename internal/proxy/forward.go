@@ -308,7 +308,7 @@ targets:
 				return
 			}
 			if rc.expired() {
-				f.fail(w, res, http.StatusGatewayTimeout, "timeout", "upstream_timeout",
+				f.fail(w, r, res, http.StatusGatewayTimeout, "timeout", "upstream_timeout",
 					"the upstream did not answer within the route's perRequest timeout ("+perReq.String()+")")
 				return
 			}
@@ -322,19 +322,19 @@ targets:
 	}
 	switch lastFail {
 	case "shed":
-		f.shed(w, res, p)
+		f.shed(w, r, res, p)
 	case "no_endpoint":
-		f.fail(w, res, http.StatusServiceUnavailable, lastFail, "no_healthy_upstream", "no endpoint available for "+targetName(p))
+		f.fail(w, r, res, http.StatusServiceUnavailable, lastFail, "no_healthy_upstream", "no endpoint available for "+targetName(p))
 	case "timeout":
-		f.fail(w, res, http.StatusGatewayTimeout, lastFail, "upstream_timeout", "the upstream did not answer in time: "+errString(lastErr))
+		f.fail(w, r, res, http.StatusGatewayTimeout, lastFail, "upstream_timeout", "the upstream did not answer in time: "+errString(lastErr))
 	case "connect":
-		f.fail(w, res, http.StatusBadGateway, lastFail, "upstream_connect_error", "could not connect to the upstream: "+errString(lastErr))
+		f.fail(w, r, res, http.StatusBadGateway, lastFail, "upstream_connect_error", "could not connect to the upstream: "+errString(lastErr))
 	default:
 		if lastErr == nil { // retried statuses ran out with fallbacks: the last answer was a 5xx
-			f.fail(w, res, http.StatusBadGateway, lastFail, "upstream_error", "every target failed; last answer "+lastFail)
+			f.fail(w, r, res, http.StatusBadGateway, lastFail, "upstream_error", "every target failed; last answer "+lastFail)
 			return
 		}
-		f.fail(w, res, http.StatusBadGateway, lastFail, "upstream_error", "upstream failed: "+errString(lastErr))
+		f.fail(w, r, res, http.StatusBadGateway, lastFail, "upstream_error", "upstream failed: "+errString(lastErr))
 	}
 }
 

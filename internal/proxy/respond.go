@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aimesh/aimesh/internal/discovery"
+	"github.com/aimesh/aimesh/internal/grpcstatus"
 	"github.com/aimesh/aimesh/internal/openai"
 	"github.com/aimesh/aimesh/internal/proxy/h1"
 	"github.com/aimesh/aimesh/internal/snapshot"
@@ -135,10 +136,19 @@ func isEventStream(resp *http.Response) bool {
 // an event stream or a body of unknown length.
 func streaming(resp *http.Response) bool { return resp.ContentLength < 0 || isEventStream(resp) }
 
-// fail writes an OpenAI-shaped error.
-func (f *Forwarder) fail(w http.ResponseWriter, res *Result, status int, failure, code, msg string) {
+// fail writes an OpenAI-shaped error, or a gRPC status to a gRPC call.
+func (f *Forwarder) fail(w http.ResponseWriter, r *http.Request, res *Result, status int, failure, code, msg string) {
 	res.Code, res.Failure = status, failure
-	typ := "upstream_error"
+	writeError(w, r, status, "upstream_error", code, msg)
+}
+
+// writeError answers r with an OpenAI-shaped error, or with the matching
+// gRPC status when r is a gRPC call.
+func writeError(w http.ResponseWriter, r *http.Request, status int, typ, code, msg string) {
+	if grpcstatus.IsGRPC(r) {
+		grpcstatus.Write(w, status, msg)
+		return
+	}
 	openai.WriteError(w, status, typ, code, msg)
 }
 

@@ -100,7 +100,7 @@ func (f *Forwarder) handOff(w http.ResponseWriter, r *http.Request, resp *http.R
 		if ep != nil {
 			f.releaseEnd(res.Target, ep, p.Pick.Tokens, 0, "reset")
 		}
-		f.fail(w, res, http.StatusBadGateway, "reset", "upstream_error", "the upstream stream could not be relayed")
+		f.fail(w, r, res, http.StatusBadGateway, "reset", "upstream_error", "the upstream stream could not be relayed")
 		return true
 	}
 	sc, ok := d.Conn.(syscall.Conn)
