@@ -67,14 +67,23 @@ func TestFloorCollectsOncePerFloor(t *testing.T) {
 		t.Fatalf("GC percent with a 64 MiB floor over a small heap: %d, want 1000 to 1600 (64 MiB over the runtime's 4 MiB minimum)", p)
 	}
 	with := churn(512 * mib)
+	// The goal right after the churn depends on the last concurrent
+	// cycle, which counts what was allocated while it marked as live (on
+	// a busy machine, much of the floor): collect with nothing allocating
+	// and let the floor's cleanup settle before reading it.
+	runtime.GC()
+	waitPercent(t, f, func(p int) bool { return p > 1000 })
 	goal := []metrics.Sample{{Name: "/gc/heap/goal:bytes"}}
 	metrics.Read(goal)
 	t.Logf("collections while allocating 512 MiB: %d with the default pacing, %d with a 64 MiB floor (GC percent %d, heap goal %d MiB)",
 		without, with, f.Percent(), goal[0].Value.Uint64()>>20)
 	// 512 MiB over a 64 MiB goal is 8 collections: the floor must not
-	// stop collection (a goal far above it), nor leave it as it was.
-	if with < 5 || with > 12 {
-		t.Errorf("collections with a 64 MiB floor: %d, want 5 to 12", with)
+	// stop collection (a goal far above it), nor leave it as it was. A
+	// cycle that marks while the churn allocates counts part of that as
+	// live and so sets a lower goal for the next: on a busy machine that
+	// adds a few collections.
+	if with < 5 || with > 16 {
+		t.Errorf("collections with a 64 MiB floor: %d, want 5 to 16", with)
 	}
 	if g := goal[0].Value.Uint64() >> 20; g < 60 || g > 72 {
 		t.Errorf("heap goal with a 64 MiB floor over a small heap: %d MiB, want about 64", g)
