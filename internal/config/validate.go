@@ -18,8 +18,10 @@ import (
 //
 // The rules are App Mesh's (ranges, enums, one-of fields) plus what aimesh
 // needs: references must resolve within a namespace and a mesh, gateway
-// ports must be unique across every VirtualGateway, and features aimesh does
-// not serve (Cloud Map, ACM, SDS) are refused with what to use instead.
+// ports must be unique across every VirtualGateway, VirtualService names
+// (hostnames) must be unique within a mesh across namespaces, and features
+// aimesh does not serve (Cloud Map, ACM, SDS) are refused with what to use
+// instead.
 // The split by kind: validate_node.go, validate_router.go,
 // validate_route.go, validate_gateway.go, validate_gatewayroute.go; shared
 // rules are in validate_rules.go and validate_tls.go.
@@ -61,7 +63,12 @@ type validator struct {
 	gateways map[nsName]*v1.VirtualGateway
 	// gatewayPorts records the first gateway listener bound to each port.
 	gatewayPorts map[v1.PortNumber]gatewayPort
+	// hostnames records the first VirtualService of each mesh to use each
+	// name, lowercased: the hostname clients call.
+	hostnames map[meshHost]*v1.VirtualService
 }
+
+type meshHost struct{ mesh, host string }
 
 type gatewayPort struct {
 	gateway string
@@ -78,6 +85,7 @@ func newValidator(r *Resources, opts Options) *validator {
 		routers:      map[nsName]*v1.VirtualRouter{},
 		gateways:     map[nsName]*v1.VirtualGateway{},
 		gatewayPorts: map[v1.PortNumber]gatewayPort{},
+		hostnames:    map[meshHost]*v1.VirtualService{},
 	}
 	// Meshes are cluster-scoped: one name space for all of them.
 	for _, o := range r.Meshes {
@@ -245,6 +253,7 @@ func (v *validator) virtualService(s *v1.VirtualService) {
 		o.errorf(field.NewPath("metadata", "name"),
 			"must be a DNS hostname (lowercase letters, digits, '-' and '.', at most 253 characters), got %q: clients call the service by this name", s.Name)
 	}
+	o.uniqueHostname(s)
 	pv := s.Spec.Provider
 	if pv == nil {
 		return // allowed: calls get 503 until a provider is set
@@ -279,4 +288,34 @@ func (v *validator) virtualService(s *v1.VirtualService) {
 			o.sameMesh(rp, v1.KindVirtualRouter, name, vr.Spec.MeshRef)
 		}
 	}
+}
+
+// uniqueHostname reports a VirtualService whose name, compared
+// case-insensitively, an earlier VirtualService of the same mesh already
+// has. The name is the hostname clients call, so only one of them could be
+// served: the first in list order keeps it (file order; in Kubernetes mode
+// the oldest, so that a new resource cannot take over a served hostname).
+func (o *rep) uniqueHostname(s *v1.VirtualService) {
+	if o.mesh == "" {
+		return // the meshRef that does not resolve is reported
+	}
+	k := meshHost{o.mesh, strings.ToLower(s.Name)}
+	first, taken := o.v.hostnames[k]
+	if !taken {
+		o.v.hostnames[k] = s
+		return
+	}
+	if first.Namespace == s.Namespace && first.Name == s.Name {
+		return // the same resource twice: reported as a duplicate name
+	}
+	where := fmt.Sprintf("in namespace %q", first.Namespace)
+	if first.Namespace == "" {
+		where = "without a namespace"
+	}
+	if src := o.v.r.SourceOf(ObjectKey{Kind: v1.KindVirtualService, Namespace: first.Namespace, Name: first.Name}).String(); src != "" {
+		where += " (" + src + ")"
+	}
+	o.errorf(field.NewPath("metadata", "name"),
+		"duplicate hostname: VirtualService %q %s has the same name (compared case-insensitively); VirtualService names are the hostnames clients call and are unique within a mesh (Mesh %q), across namespaces",
+		first.Name, where, o.mesh)
 }

@@ -443,6 +443,36 @@ func TestValidateRules(t *testing.T) {
 			},
 		},
 		{
+			name: "virtual service hostname taken in another namespace of the mesh",
+			mutate: func(r *Resources) {
+				// Same name in ml, and the same hostname in another case in
+				// ops: both later than the first, both reported.
+				ml, ops := r.VirtualServices[0].DeepCopy(), r.VirtualServices[0].DeepCopy()
+				ml.Namespace, ml.Spec.Provider = "ml", nil
+				ops.Namespace, ops.Name, ops.Spec.Provider = "ops", "LLM.local", nil
+				r.VirtualServices = append(r.VirtualServices, ml, ops)
+			},
+			want: []string{
+				`VirtualService/ml/llm.local: metadata.name: duplicate hostname: VirtualService "llm.local" without a namespace (base.yaml[3]) has the same name (compared case-insensitively); VirtualService names are the hostnames clients call and are unique within a mesh (Mesh "m"), across namespaces`,
+				`VirtualService/ops/LLM.local: metadata.name: must be a DNS hostname (lowercase letters, digits, '-' and '.', at most 253 characters), got "LLM.local": clients call the service by this name`,
+				`VirtualService/ops/LLM.local: metadata.name: duplicate hostname: VirtualService "llm.local" without a namespace (base.yaml[3]) has the same name (compared case-insensitively); VirtualService names are the hostnames clients call and are unique within a mesh (Mesh "m"), across namespaces`,
+			},
+		},
+		{
+			name: "virtual service hostname in another mesh, and an exact duplicate reported once",
+			mutate: func(r *Resources) {
+				m2 := r.Meshes[0].DeepCopy()
+				m2.Name = "m2"
+				r.Meshes = append(r.Meshes, m2)
+				other := r.VirtualServices[0].DeepCopy()
+				other.Namespace, other.Spec.MeshRef, other.Spec.Provider = "ml", &v1.MeshReference{Name: "m2"}, nil
+				r.VirtualServices = append(r.VirtualServices, other, r.VirtualServices[0].DeepCopy())
+			},
+			want: []string{
+				`VirtualService/llm.local: metadata.name: duplicate name: another VirtualService named "llm.local" is defined in this configuration (names are unique per kind and namespace)`,
+			},
+		},
+		{
 			name: "kubernetes service and namespace names",
 			opts: Options{Kubernetes: true},
 			mutate: func(r *Resources) {
