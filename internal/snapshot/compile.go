@@ -83,15 +83,25 @@ func Compile(res *config.Resources, opts Options) (*Snapshot, error) {
 			c.rtrs[key(r.Namespace, r.Name)] = r
 		}
 	}
+	// Services are keyed by hostname. Validation refuses two with one
+	// name in a mesh; should two reach here anyway, refuse them too rather
+	// than let the later one take the hostname silently.
+	hostOwner := map[string]*v1.VirtualService{}
 	for _, vs := range res.VirtualServices {
 		if !c.inMesh(vs.Spec.MeshRef) {
 			continue
 		}
+		host := strings.ToLower(vs.Name)
+		if prev, taken := hostOwner[host]; taken {
+			return nil, fmt.Errorf("VirtualServices %s and %s have the same hostname %q: VirtualService names are unique within a mesh",
+				key(prev.Namespace, prev.Name), key(vs.Namespace, vs.Name), host)
+		}
+		hostOwner[host] = vs
 		svc, err := c.service(vs)
 		if err != nil {
 			return nil, fmt.Errorf("VirtualService %s: %w", vs.Name, err)
 		}
-		c.snap.Services[strings.ToLower(vs.Name)] = svc
+		c.snap.Services[host] = svc
 	}
 	if err := c.gateways(); err != nil {
 		return nil, err
