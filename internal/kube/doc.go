@@ -24,7 +24,9 @@
 //     VirtualService whose VirtualRouter was dropped, a GatewayRoute whose
 //     VirtualService was), until what is left is valid. Invalid resources
 //     therefore never take down the valid rest: the rest is served, and
-//     the dropped ones say why in their status.
+//     the dropped ones say why in their status. Of two resources that
+//     conflict (two gateways on one port, two VirtualServices of one name
+//     in different namespaces), the older one is served.
 //  4. resolves the EndpointSlice addresses of every VirtualNode listener
 //     with kubernetes discovery and feeds them to the gateway's endpoint
 //     sets before applying, so a new node has its endpoints when its first

@@ -256,3 +256,56 @@ func TestJoinMessagesTruncates(t *testing.T) {
 		t.Error("truncation split a rune")
 	}
 }
+
+func TestPruneKeepsFirstVirtualServiceOfAHostname(t *testing.T) {
+	// direct.local in ai (baseMesh) and again in ai-b, provided by a node
+	// of ai-b: the second in list order (the newer one, as selectResources
+	// sorts) is dropped and says which one has the name; the first serves.
+	docs := baseMesh + `
+---
+apiVersion: aimesh.io/v1alpha1
+kind: VirtualNode
+metadata: {name: llm-b, namespace: ai-b}
+spec:
+  listeners: [{portMapping: {port: 8000, protocol: http}}]
+  serviceDiscovery: {kubernetes: {serviceName: llm-b}}
+---
+apiVersion: aimesh.io/v1alpha1
+kind: VirtualService
+metadata: {name: direct.local, namespace: ai-b}
+spec: {provider: {virtualNode: {virtualNodeName: llm-b}}}
+`
+	res := decode(t, docs)
+	sel := &selection{res: res, generations: map[config.ObjectKey]int64{}}
+	fingerprint(res, sel.generations)
+	p := prune(res)
+	if p.served == nil {
+		t.Fatalf("nothing served; global problems: %v", p.global)
+	}
+	var served []string
+	for _, vs := range p.served.VirtualServices {
+		served = append(served, vs.Namespace+"/"+vs.Name+" -> "+vs.Spec.Provider.VirtualNode.VirtualNodeName)
+	}
+	if !slices.Equal(served, []string{"ai/direct.local -> llm-v2"}) {
+		t.Errorf("served services %v, want [ai/direct.local -> llm-v2]", served)
+	}
+	if got := names(p.served.VirtualNodes); !slices.Contains(got, "llm-b") {
+		t.Errorf("served nodes %v: the node of the dropped service is valid and should stay", got)
+	}
+	second := config.ObjectKey{Kind: v1.KindVirtualService, Namespace: "ai-b", Name: "direct.local"}
+	if len(p.problems) != 1 || len(p.problems[second]) != 1 {
+		t.Fatalf("problems %v, want one, for ai-b/direct.local", p.problems)
+	}
+	c := map[string]metav1.Condition{}
+	for _, x := range computeStatus(sel, p, nil, nil)[second].conds {
+		c[x.Type] = x
+	}
+	want := `metadata.name: duplicate hostname: VirtualService "direct.local" in namespace "ai" has the same name`
+	if a := c[v1.ConditionAccepted]; a.Status != metav1.ConditionFalse || a.Reason != ReasonInvalid || !strings.HasPrefix(a.Message, want) ||
+		!strings.Contains(a.Message, "unique within a mesh") {
+		t.Errorf("Accepted = %+v, want False/Invalid starting %q", a, want)
+	}
+	if r := c[v1.ConditionReady]; r.Status != metav1.ConditionFalse || !strings.Contains(r.Message, "not served: "+want) {
+		t.Errorf("Ready = %+v, want False, not served, saying why", r)
+	}
+}

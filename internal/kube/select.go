@@ -24,7 +24,8 @@ type selection struct {
 	mesh    *v1.Mesh
 	problem string
 	// res holds deep copies (the cache's List copies), sorted oldest first
-	// so that conflicts (two gateways on one port) keep the older one.
+	// so that conflicts (two gateways on one port, two VirtualServices with
+	// one hostname) keep the older one.
 	res *config.Resources
 	// generations of every resource in res, for status.
 	generations map[config.ObjectKey]int64

@@ -78,8 +78,10 @@ func startReplica(t *testing.T, env *kubeenv.Env, name, ip string, gatewayPort i
 // shifts traffic; an endpoint removed from its slice gets no more
 // requests; one replica holds the Lease and status conditions appear with
 // the right reasons; an invalid router is dropped with its dependents
-// while the rest keeps serving; and traffic flows while the API server is
-// down, and follows changes once it is back.
+// while the rest keeps serving; a VirtualService whose name another
+// namespace of the mesh already serves is refused while the older one keeps
+// the hostname; and traffic flows while the API server is down, and
+// follows changes once it is back.
 func TestGatewayServesClusterMesh(t *testing.T) {
 	env := kubeenv.Start(t, kubeenv.WithCRDDir(kubeenv.CRDDir))
 	ctx := testContext(t, 5*time.Minute)
@@ -249,6 +251,67 @@ spec:
 		eventually(t, 30*time.Second, "GatewayRoute Ready again", func() error {
 			return readyStatus(ctx, c, &v1.GatewayRoute{}, "ai", "ai-api-route", metav1.ConditionTrue, kube.ReasonServed)
 		})
+	})
+
+	t.Run("a VirtualService name taken in another namespace is refused, the older one keeps it", func(t *testing.T) {
+		// direct.local in ai, served by llm-v2 (applied again, so that this
+		// case stands alone).
+		direct := `apiVersion: aimesh.io/v1alpha1
+kind: VirtualService
+metadata: {name: direct.local, namespace: ai}
+spec: {provider: {virtualNode: {virtualNodeName: llm-v2}}}`
+		mustKubectl(t, ctx, env, direct, "apply", "-f", "-")
+		eventually(t, 30*time.Second, "ai/direct.local served", func() error {
+			return onlyFrom(5, "llm-v2", func() (int, string, error) { return get(ctx, a.mesh, "/v1/models", "direct.local") })
+		})
+
+		// A second namespace of the mesh whose node reaches llm-v1-a, with a
+		// VirtualService of the same name and then one of its own,
+		// b-only.local: a replica serving b-only.local has seen the newer
+		// direct.local too (kubectl creates them in this order).
+		nsB := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ai-b", Labels: map[string]string{"aimesh.io/mesh": "ai-mesh"}}}
+		if err := c.Create(ctx, nsB); err != nil {
+			t.Fatal(err)
+		}
+		createService(t, ctx, c, "ai-b", "llm-b", 9003, []backend{{v1a.Addr.String(), v1aPort}})
+		teamB := `apiVersion: aimesh.io/v1alpha1
+kind: VirtualNode
+metadata: {name: llm-b, namespace: ai-b}
+spec:
+  listeners: [{portMapping: {port: 9003, protocol: http}}]
+  serviceDiscovery: {kubernetes: {serviceName: llm-b}}
+---
+apiVersion: aimesh.io/v1alpha1
+kind: VirtualService
+metadata: {name: direct.local, namespace: ai-b}
+spec: {provider: {virtualNode: {virtualNodeName: llm-b}}}
+---
+apiVersion: aimesh.io/v1alpha1
+kind: VirtualService
+metadata: {name: b-only.local, namespace: ai-b}
+spec: {provider: {virtualNode: {virtualNodeName: llm-b}}}`
+		mustKubectl(t, ctx, env, teamB, "apply", "-f", "-")
+		for _, r := range []*replica{a, b} {
+			eventually(t, 30*time.Second, r.name+" serves b-only.local", func() error {
+				return onlyFrom(5, "llm-v1-a", func() (int, string, error) { return get(ctx, r.mesh, "/v1/models", "b-only.local") })
+			})
+			if err := onlyFrom(10, "llm-v2", func() (int, string, error) { return get(ctx, r.mesh, "/v1/models", "direct.local") }); err != nil {
+				t.Errorf("%s: direct.local no longer goes to ai's provider: %v", r.name, err)
+			}
+		}
+		eventually(t, 30*time.Second, "ai-b/direct.local refused", func() error {
+			return condition(ctx, c, &v1.VirtualService{}, "ai-b", "direct.local", v1.ConditionAccepted, metav1.ConditionFalse, kube.ReasonInvalid,
+				`metadata.name: duplicate hostname: VirtualService "direct.local" in namespace "ai" has the same name`)
+		})
+		if err := condition(ctx, c, &v1.VirtualService{}, "ai-b", "direct.local", v1.ConditionReady, metav1.ConditionFalse, kube.ReasonInvalid,
+			"unique within a mesh"); err != nil {
+			t.Error(err)
+		}
+		for _, vs := range []struct{ ns, name string }{{"ai", "direct.local"}, {"ai-b", "b-only.local"}} {
+			eventually(t, 30*time.Second, vs.ns+"/"+vs.name+" Ready", func() error {
+				return readyStatus(ctx, c, &v1.VirtualService{}, vs.ns, vs.name, metav1.ConditionTrue, kube.ReasonServed)
+			})
+		}
 	})
 
 	t.Run("traffic flows while the API server is down", func(t *testing.T) {
