@@ -16,7 +16,13 @@
 //     resource in the namespaces its spec.namespaceSelector selects (an
 //     empty selector selects all, an absent one none; a resource whose
 //     meshRef names another existing Mesh is not ours). Resources outside
-//     are ignored: not served, no status written.
+//     are ignored: not served, no status written. A GatewayRoute without
+//     virtualGatewayRef is attached (in the sync's copy only) to the one
+//     VirtualGateway whose spec.namespaceSelector selects its namespace
+//     (absent: the gateway's own namespace; empty: all); one that several
+//     select is not served and its status names them. The attachment is
+//     part of what decides whether to apply again, so relabelling a
+//     Namespace moves routes without any resource changing.
 //  2. defaults and validates them with config.Prepare(res,
 //     Options{Kubernetes: true}), as file mode does.
 //  3. drops every resource with a problem, then validates the rest again,
@@ -33,8 +39,9 @@
 //     request arrives.
 //  5. applies the result with the gateway's Apply, the same path file mode
 //     uses. When the resources did not change (same objects, same
-//     metadata.generation), only the endpoints are fed, and Apply is not
-//     called: EndpointSlice churn never recompiles routes.
+//     metadata.generation, same GatewayRoute attachments), only the
+//     endpoints are fed, and Apply is not called: EndpointSlice churn never
+//     recompiles routes.
 //
 // # Status
 //

@@ -65,6 +65,20 @@ func prune(res *config.Resources) *plan {
 	return p
 }
 
+// plan prunes the selection without the resources that have problems
+// from selecting, and reports those with the rest.
+func (sel *selection) plan() *plan {
+	drop := make(map[config.ObjectKey]bool, len(sel.problems))
+	for k := range sel.problems {
+		drop[k] = true
+	}
+	p := prune(without(sel.res, drop))
+	for k, fes := range sel.problems {
+		p.problems[k] = append(fes, p.problems[k]...)
+	}
+	return p
+}
+
 // without is res minus the resources in drop.
 func without(res *config.Resources, drop map[config.ObjectKey]bool) *config.Resources {
 	return &config.Resources{

@@ -11,9 +11,7 @@ import (
 
 	v1 "github.com/aimesh/aimesh/api/v1alpha1"
 	"github.com/aimesh/aimesh/internal/config"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -27,15 +25,23 @@ type selection struct {
 	// so that conflicts (two gateways on one port, two VirtualServices with
 	// one hostname) keep the older one.
 	res *config.Resources
+	// problems found while selecting (a GatewayRoute that several
+	// VirtualGateways select, a VirtualGateway whose namespaceSelector does
+	// not parse): those resources stay in res, for status, but are not
+	// validated or served.
+	problems map[config.ObjectKey][]*config.FieldError
 	// generations of every resource in res, for status.
 	generations map[config.ObjectKey]int64
-	// fingerprint changes when the set of resources or a spec changes.
+	// fingerprint changes when the set of resources, a spec or a
+	// GatewayRoute's attachment changes.
 	fingerprint string
 }
 
 // selectResources lists the served Mesh and the resources that belong to
 // it: those in namespaces its namespaceSelector selects whose meshRef is
 // unset, names it, or names no existing Mesh (that is reported on them).
+// It attaches GatewayRoutes without virtualGatewayRef by the
+// VirtualGateways' namespaceSelectors (attachGatewayRoutes).
 func selectResources(ctx context.Context, r client.Reader, meshName string) (*selection, error) {
 	var meshes v1.MeshList
 	if err := r.List(ctx, &meshes); err != nil {
@@ -48,7 +54,8 @@ func selectResources(ctx context.Context, r client.Reader, meshName string) (*se
 		return sel, nil
 	}
 	sel.mesh = mesh
-	namespaces, err := selectedNamespaces(ctx, r, mesh)
+	nsl := &namespaceLabels{r: r}
+	namespaces, err := selectedNamespaces(ctx, nsl, mesh)
 	if err != nil {
 		return nil, err
 	}
@@ -81,6 +88,9 @@ func selectResources(ctx context.Context, r client.Reader, meshName string) (*se
 	res.VirtualRouters = keep(routers.Items, func(o *v1.VirtualRouter) bool { return ours(o.ObjectMeta, o.Spec.MeshRef) })
 	res.VirtualGateways = keep(gateways.Items, func(o *v1.VirtualGateway) bool { return ours(o.ObjectMeta, o.Spec.MeshRef) })
 	res.GatewayRoutes = keep(routes.Items, func(o *v1.GatewayRoute) bool { return ours(o.ObjectMeta, o.Spec.MeshRef) })
+	if sel.problems, err = attachGatewayRoutes(ctx, nsl, res); err != nil {
+		return nil, err
+	}
 	sel.fingerprint = fingerprint(res, sel.generations)
 	return sel, nil
 }
@@ -111,7 +121,7 @@ func pickMesh(meshes []v1.Mesh, name string) (*v1.Mesh, string) {
 
 // selectedNamespaces returns whether a namespace belongs to mesh: an empty
 // namespaceSelector selects all namespaces, an absent one none.
-func selectedNamespaces(ctx context.Context, r client.Reader, mesh *v1.Mesh) (func(string) bool, error) {
+func selectedNamespaces(ctx context.Context, nsl *namespaceLabels, mesh *v1.Mesh) (func(string) bool, error) {
 	if mesh.Spec.NamespaceSelector == nil {
 		return func(string) bool { return false }, nil
 	}
@@ -124,17 +134,14 @@ func selectedNamespaces(ctx context.Context, r client.Reader, mesh *v1.Mesh) (fu
 	if selector.Empty() {
 		return func(string) bool { return true }, nil
 	}
-	var list corev1.NamespaceList
-	if err := r.List(ctx, &list); err != nil {
-		return nil, fmt.Errorf("list namespaces: %w", err)
+	all, err := nsl.all(ctx)
+	if err != nil {
+		return nil, err
 	}
-	in := map[string]bool{}
-	for _, ns := range list.Items {
-		if selector.Matches(labels.Set(ns.Labels)) {
-			in[ns.Name] = true
-		}
-	}
-	return func(ns string) bool { return in[ns] }, nil
+	return func(ns string) bool {
+		set, ok := all[ns]
+		return ok && selector.Matches(set)
+	}, nil
 }
 
 // keep returns pointers to the items keep accepts, oldest first, then by
@@ -159,8 +166,9 @@ func keep[T any, PT interface {
 	return out
 }
 
-// fingerprint hashes every resource's identity and generation, and fills
-// gens. A status write changes neither, so it does not cause a re-apply.
+// fingerprint hashes every resource's identity and generation and every
+// GatewayRoute's gateway (which a Namespace's labels can change), and
+// fills gens. A status write changes none, so it does not cause a re-apply.
 func fingerprint(res *config.Resources, gens map[config.ObjectKey]int64) string {
 	var lines []string
 	add := func(kind string, o metav1.Object) {
@@ -169,6 +177,15 @@ func fingerprint(res *config.Resources, gens map[config.ObjectKey]int64) string 
 		lines = append(lines, kind+"/"+k.DisplayName()+" "+string(o.GetUID())+" "+strconv.FormatInt(o.GetGeneration(), 10))
 	}
 	forEach(res, add)
+	for _, gr := range res.GatewayRoutes {
+		if ref := gr.Spec.VirtualGatewayRef; ref != nil {
+			ns := gr.Namespace
+			if ref.Namespace != nil && *ref.Namespace != "" {
+				ns = *ref.Namespace
+			}
+			lines = append(lines, v1.KindGatewayRoute+"/"+gr.Namespace+"/"+gr.Name+" -> "+ns+"/"+ref.Name)
+		}
+	}
 	slices.Sort(lines)
 	h := sha256.New()
 	for _, l := range lines {

@@ -148,7 +148,7 @@ func (s *syncer) sync(ctx context.Context) {
 		s.noMesh(sel.problem)
 		return
 	}
-	p := prune(sel.res)
+	p := sel.plan()
 	var nodes []*v1.VirtualNode
 	if p.served != nil {
 		nodes = p.served.VirtualNodes

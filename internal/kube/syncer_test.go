@@ -37,9 +37,14 @@ var _ Dataplane = (*fakeDataplane)(nil)
 func newTestSyncer(t *testing.T, dp Dataplane, objs ...client.Object) (*syncer, client.Client) {
 	t.Helper()
 	r := fakeReader(t, objs...)
+	return syncerOn(dp, r), r
+}
+
+// syncerOn is a syncer that reads r directly, without a cache.
+func syncerOn(dp Dataplane, r client.Reader) *syncer {
 	o := Options{Log: slog.New(slog.DiscardHandler)}
 	o.setDefaults()
-	return &syncer{dp: dp, reader: r, opts: o, log: o.Log, state: &syncState{}, board: newBoard(), poke: make(chan struct{}, 1)}, r
+	return &syncer{dp: dp, reader: r, opts: o, log: o.Log, state: &syncState{}, board: newBoard(), poke: make(chan struct{}, 1)}
 }
 
 func TestSyncAppliesOnSpecChangeOnly(t *testing.T) {
