@@ -245,6 +245,12 @@ func TestMetricsTrackInFlightRequests(t *testing.T) {
 		t.Errorf("no %s 1 in /metrics", info)
 	}
 
+	// The two running requests have each sent a first token before they
+	// are cancelled (on a busy machine their prefill can still be going
+	// when the four are in place).
+	waitFor(t, 5*time.Second, "the first token of the two running requests", func() bool {
+		return metric(t, scrape(t, r.URL), "vllm:time_to_first_token_seconds_count", "m") == 2
+	})
 	cancel() // clients go: requests leave the batch and the queue, blocks are freed
 	wg.Wait()
 	waitFor(t, 5*time.Second, "the engine to empty", func() bool {
