@@ -249,7 +249,7 @@ func TestMetricsTrackInFlightRequests(t *testing.T) {
 	// are cancelled (on a busy machine their prefill can still be going
 	// when the four are in place).
 	waitFor(t, 5*time.Second, "the first token of the two running requests", func() bool {
-		return metric(t, scrape(t, r.URL), "vllm:time_to_first_token_seconds_count", "m") == 2
+		return scrape(t, r.URL)[`vllm:time_to_first_token_seconds_count{model_name="m"}`] == 2
 	})
 	cancel() // clients go: requests leave the batch and the queue, blocks are freed
 	wg.Wait()
