@@ -2,12 +2,15 @@ package kube
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	v1 "github.com/aimesh/aimesh/api/v1alpha1"
 	"github.com/aimesh/aimesh/internal/config"
@@ -16,6 +19,8 @@ import (
 	"github.com/aimesh/aimesh/test/kubeenv"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -23,7 +28,7 @@ import (
 // (ingress/public: gateway=public; edge/edge: edge=yes), one whose
 // selector does not parse, and in each of team-a, team-b and team-c a
 // GatewayRoute without virtualGatewayRef (route-a, route-b, route-c);
-// team-a also has pinned-a, which names edge/edge.
+// team-a also has pinned-a (pinnedRoute), which names edge/edge.
 const attachMesh = `
 apiVersion: aimesh.io/v1alpha1
 kind: Mesh
@@ -50,16 +55,22 @@ metadata: {name: bad, namespace: edge}
 spec:
   listeners: [{portMapping: {port: 8082, protocol: http}}]
   namespaceSelector: {matchExpressions: [{key: gateway, operator: Bogus}]}
+`
+
+// pinnedRoute is a GatewayRoute of team-a that names edge/edge.
+func pinnedRoute(name string) string {
+	return strings.ReplaceAll(`
 ---
 apiVersion: aimesh.io/v1alpha1
 kind: GatewayRoute
-metadata: {name: pinned-a, namespace: team-a}
+metadata: {name: NAME, namespace: team-a}
 spec:
   virtualGatewayRef: {name: edge, namespace: edge}
   httpRoute:
-    match: {prefix: /pinned}
+    match: {prefix: /NAME}
     action: {target: {virtualService: {virtualServiceName: team-a.local}}}
-`
+`, "NAME", name)
+}
 
 // attachApp is a node, its VirtualService ns.local and route-X to it in
 // namespace ns (team-X), without virtualGatewayRef.
@@ -115,7 +126,7 @@ func TestGatewayRoutesAttachByNamespaceSelector(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	createAll(t, ctx, c, attachMesh+attachApp("team-a")+attachApp("team-b")+attachApp("team-c"))
+	createAll(t, ctx, c, attachMesh+pinnedRoute("pinned-a")+attachApp("team-a")+attachApp("team-b")+attachApp("team-c"))
 
 	dp := &fakeDataplane{reg: discovery.NewRegistry(slog.New(slog.DiscardHandler))}
 	syn := syncerOn(dp, c)
@@ -190,6 +201,97 @@ func TestGatewayRoutesAttachByNamespaceSelector(t *testing.T) {
 			t.Errorf("an unchanged attachment was applied again (%d applies)", len(dp.applied))
 		}
 	})
+
+	t.Run("a Namespace label event alone triggers the sync", func(t *testing.T) {
+		ldp := &lockedDataplane{fakeDataplane: fakeDataplane{reg: discovery.NewRegistry(slog.New(slog.DiscardHandler))}}
+		runSyncer(t, env, s, ldp)
+		onEdge := func(route string) func() error {
+			return func() error {
+				res := ldp.last()
+				if res == nil {
+					return errors.New("nothing applied yet")
+				}
+				if got := gatewayRoutesServed(t, res)["edge:8081"]; !slices.Contains(got, route) {
+					return fmt.Errorf("edge:8081 serves %v, not %s", got, route)
+				}
+				return nil
+			}
+		}
+		poll(t, "route-a on edge:8081 through the cache", onEdge("route-a"))
+		// A route created now is served by a sync that comes after the
+		// cache's start-up events, so that only the Namespace event below
+		// can cause the next one.
+		createAll(t, ctx, c, pinnedRoute("later-a"))
+		poll(t, "later-a on edge:8081", onEdge("later-a"))
+		relabel(t, ctx, c, "team-b", map[string]string{"edge": "yes"})
+		poll(t, "route-b on edge:8081 after the Namespace event", onEdge("route-b"))
+	})
+}
+
+// lockedDataplane is a fakeDataplane a running syncer applies to while the
+// test reads it.
+type lockedDataplane struct {
+	mu sync.Mutex
+	fakeDataplane
+}
+
+func (l *lockedDataplane) Apply(res *config.Resources) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.fakeDataplane.Apply(res)
+}
+
+// last is the configuration applied last, or nil.
+func (l *lockedDataplane) last() *config.Resources {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.applied) == 0 {
+		return nil
+	}
+	return l.applied[len(l.applied)-1]
+}
+
+// runSyncer runs a syncer on an informer cache of env, as a replica does,
+// until the test ends.
+func runSyncer(t *testing.T, env *kubeenv.Env, s *runtime.Scheme, dp Dataplane) {
+	t.Helper()
+	ca, err := cache.New(env.Config(), cache.Options{Scheme: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	syn := syncerOn(dp, ca)
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := syn.watch(ctx, ca); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := ca.Start(ctx); err != nil {
+			t.Errorf("cache: %v", err)
+		}
+	})
+	wg.Go(func() { _ = syn.Start(ctx) })
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+	})
+}
+
+// poll retries fn every 50ms until it succeeds, for at most 30s.
+func poll(t *testing.T, what string, fn func() error) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := fn()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 30s: %v", what, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // createAll creates the resources of YAML documents (decode's defaults).
