@@ -44,6 +44,7 @@ type options struct {
 	pprof, drive            string
 	sseHold                 time.Duration
 	quota                   float64
+	warmup                  time.Duration
 }
 
 func main() {
@@ -65,6 +66,7 @@ func main() {
 	flag.IntVar(&o.highRate, "high-rate", 2000, "high request rate (per second)")
 	flag.IntVar(&o.rounds, "rounds", 5, "latency rounds per rate (target order rotates each round)")
 	flag.DurationVar(&o.dur, "duration", 4*time.Second, "length of one latency attack")
+	flag.DurationVar(&o.warmup, "warmup", 5*time.Second, "closed-loop load on each target after it starts, before anything is measured (0: none)")
 	flag.DurationVar(&o.bound, "p99-bound", 50*time.Millisecond, "p99 a rate must stay under to count as sustained")
 	flag.DurationVar(&o.stepDur, "step", 2*time.Second, "length of one maximum-rate step")
 	flag.IntVar(&o.maxStart, "max-start", 1000, "first rate of the maximum-rate search")
@@ -172,6 +174,7 @@ func run(ctx context.Context, log *slog.Logger, o *options) error {
 		targets = append(targets, t)
 	}
 	rep.targets = targets
+	warmUp(ctx, log, targets, chatBody, o.warmup)
 	if o.drive != "" {
 		for _, t := range targets {
 			if t.name == o.drive {
