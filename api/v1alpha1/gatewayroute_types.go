@@ -159,8 +159,10 @@ type VirtualGatewayReference struct {
 type GatewayRouteSpec struct {
 	// +optional
 	MeshRef *MeshReference `json:"meshRef,omitempty"`
-	// VirtualGatewayRef names the gateway; it may be omitted when the
-	// configuration has only one.
+	// VirtualGatewayRef names the gateway. Without it the route attaches,
+	// in Kubernetes mode, to the one VirtualGateway whose namespaceSelector
+	// selects its namespace (two or more: it is not served), and otherwise
+	// to the only VirtualGateway in its own namespace.
 	// +optional
 	VirtualGatewayRef *VirtualGatewayReference `json:"virtualGatewayRef,omitempty"`
 	// +optional
