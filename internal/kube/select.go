@@ -128,7 +128,8 @@ func selectedNamespaces(ctx context.Context, nsl *namespaceLabels, mesh *v1.Mesh
 	selector, err := metav1.LabelSelectorAsSelector(mesh.Spec.NamespaceSelector)
 	if err != nil {
 		// The API server validates label selectors of built-in kinds
-		// only; a bad one here selects nothing.
+		// only. A bad one here fails the sync, which logs it and keeps
+		// serving the last configuration: membership cannot be known.
 		return nil, fmt.Errorf("Mesh %s: spec.namespaceSelector: %w", mesh.Name, err)
 	}
 	if selector.Empty() {
