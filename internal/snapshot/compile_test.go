@@ -41,12 +41,20 @@ metadata: {name: LLM.local, namespace: team-b}
 spec: {provider: {virtualNode: {virtualNodeName: b}}}
 `
 
-func TestCompileRefusesTwoServicesWithOneHostname(t *testing.T) {
-	res, errs := config.Decode("t.yaml", []byte(sameHostnameConfig))
+// decodeDefault decodes a YAML configuration and fills in its defaults,
+// as a reload does before it compiles (validation left out).
+func decodeDefault(t *testing.T, doc string) *config.Resources {
+	t.Helper()
+	res, errs := config.Decode("t.yaml", []byte(doc))
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
 	config.Default(res)
+	return res
+}
+
+func TestCompileRefusesTwoServicesWithOneHostname(t *testing.T) {
+	res := decodeDefault(t, sameHostnameConfig)
 	snap, err := Compile(res, Options{Endpoints: discovery.NewRegistry(nil)})
 	if err == nil {
 		t.Fatalf("compiled; llm.local is served by %s", snap.Service("llm.local").Node.Node.Name)

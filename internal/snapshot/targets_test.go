@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	v1 "github.com/aimesh/aimesh/api/v1alpha1"
-	"github.com/aimesh/aimesh/internal/config"
 	"github.com/aimesh/aimesh/internal/discovery"
 )
 
@@ -55,12 +54,7 @@ spec:
 `
 
 func TestTargetsListsEverySetOnceWithItsSettings(t *testing.T) {
-	res, errs := config.Decode("t.yaml", []byte(targetsConfig))
-	if len(errs) > 0 {
-		t.Fatal(errs)
-	}
-	config.Default(res)
-	snap, err := Compile(res, Options{Endpoints: discovery.NewRegistry(nil)})
+	snap, err := Compile(decodeDefault(t, targetsConfig), Options{Endpoints: discovery.NewRegistry(nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
