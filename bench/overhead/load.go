@@ -287,27 +287,39 @@ func busyAt(steps []rateStep, rate int) float64 {
 // the CPU a request costs for a few seconds.
 func saturationPhase(ctx context.Context, log *slog.Logger, ts []*target, clients map[string]*http.Client,
 	body []byte, conns int, dur time.Duration, rounds int) map[string]*saturation {
-	all := map[string][]*saturation{}
+	out, _ := medianRounds(ctx, ts, rounds, func(t *target) (*saturation, error) {
+		return saturate(ctx, log, t, clients[t.name], body, conns, dur), nil
+	}, func(a, b *saturation) int {
+		if a.cpu != b.cpu {
+			return cmpFloat(a.cpu, b.cpu)
+		}
+		return cmpFloat(b.rps, a.rps)
+	})
+	return out
+}
+
+// medianRounds runs run on every target, rounds times, rotating the order
+// each round, and keeps each target's median result by cmp. It stops at
+// run's first error.
+func medianRounds[T any](ctx context.Context, ts []*target, rounds int, run func(*target) (T, error), cmp func(a, b T) int) (map[string]T, error) {
+	all := map[string][]T{}
 	for r := 0; r < rounds && ctx.Err() == nil; r++ {
 		for i := range ts {
 			t := ts[(i+r)%len(ts)]
-			all[t.name] = append(all[t.name], saturate(ctx, log, t, clients[t.name], body, conns, dur))
+			v, err := run(t)
+			if err != nil {
+				return nil, err
+			}
+			all[t.name] = append(all[t.name], v)
 			time.Sleep(500 * time.Millisecond)
 		}
 	}
-	out := map[string]*saturation{}
-	for name, ss := range all {
-		slices.SortFunc(ss, func(a, b *saturation) int {
-			switch {
-			case a.cpu != b.cpu:
-				return cmpFloat(a.cpu, b.cpu)
-			default:
-				return cmpFloat(b.rps, a.rps)
-			}
-		})
-		out[name] = ss[len(ss)/2]
+	out := map[string]T{}
+	for name, vs := range all {
+		slices.SortFunc(vs, cmp)
+		out[name] = vs[len(vs)/2]
 	}
-	return out
+	return out, nil
 }
 
 func cmpFloat(a, b float64) int {

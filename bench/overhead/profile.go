@@ -21,14 +21,11 @@ func profileAimesh(ctx context.Context, log *slog.Logger, t *target, body []byte
 		return fmt.Errorf("%s has no admin listener", t.name)
 	}
 	if rate == 0 && quota > 0 {
-		q, err := newCPUQuota(t.name, quota)
+		q, err := capTarget(t, quota)
 		if err != nil {
 			return err
 		}
 		defer q.close()
-		if err := q.add(t.pid()); err != nil {
-			return err
-		}
 	}
 	type got struct {
 		b   []byte

@@ -82,6 +82,20 @@ func (q *cpuQuota) add(pid int) error {
 	return nil
 }
 
+// capTarget caps t's processes at frac of a CPU until the returned
+// cgroup is closed.
+func capTarget(t *target, frac float64) (*cpuQuota, error) {
+	q, err := newCPUQuota(t.name, frac)
+	if err != nil {
+		return nil, err
+	}
+	if err := q.add(t.pid()); err != nil {
+		q.close()
+		return nil, err
+	}
+	return q, nil
+}
+
 // throttled is the number of enforcement periods so far and how many of
 // them ran out of quota.
 func (q *cpuQuota) throttled() (periods, throttled int64) {
@@ -123,14 +137,11 @@ type quotaRun struct {
 // saturateCapped runs the closed loop against t with its processes capped
 // at frac of a CPU.
 func saturateCapped(ctx context.Context, log *slog.Logger, t *target, c *http.Client, body []byte, conns int, dur time.Duration, frac float64) (*quotaRun, error) {
-	q, err := newCPUQuota(t.name, frac)
+	q, err := capTarget(t, frac)
 	if err != nil {
 		return nil, err
 	}
 	defer q.close()
-	if err := q.add(t.pid()); err != nil {
-		return nil, err
-	}
 	p0, th0 := q.throttled()
 	s := saturate(ctx, log, t, c, body, conns, dur)
 	p1, th1 := q.throttled()
@@ -153,22 +164,7 @@ func cappedPhase(ctx context.Context, log *slog.Logger, ts []*target, clients ma
 			proxies = append(proxies, t)
 		}
 	}
-	all := map[string][]*quotaRun{}
-	for r := 0; r < rounds && ctx.Err() == nil; r++ {
-		for i := range proxies {
-			t := proxies[(i+r)%len(proxies)]
-			q, err := saturateCapped(ctx, log, t, clients[t.name], body, conns, dur, frac)
-			if err != nil {
-				return nil, err
-			}
-			all[t.name] = append(all[t.name], q)
-			time.Sleep(500 * time.Millisecond)
-		}
-	}
-	out := map[string]*quotaRun{}
-	for name, qs := range all {
-		slices.SortFunc(qs, func(a, b *quotaRun) int { return cmpFloat(a.rps, b.rps) })
-		out[name] = qs[len(qs)/2]
-	}
-	return out, nil
+	return medianRounds(ctx, proxies, rounds, func(t *target) (*quotaRun, error) {
+		return saturateCapped(ctx, log, t, clients[t.name], body, conns, dur, frac)
+	}, func(a, b *quotaRun) int { return cmpFloat(a.rps, b.rps) })
 }
