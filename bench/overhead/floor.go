@@ -79,6 +79,15 @@ func relayFloor(c net.Conn, upstream string) {
 	}
 }
 
+// contentLength is the value of line when it is a Content-Length field.
+func contentLength(line []byte) (string, bool) {
+	k, v, ok := bytes.Cut(line, []byte{':'})
+	if !ok || !bytes.EqualFold(k, []byte("Content-Length")) {
+		return "", false
+	}
+	return string(bytes.TrimSpace(v)), true
+}
+
 var errNoLength = errors.New("message without a Content-Length (the floor relays no other framing)")
 
 // readMessage appends one HTTP/1.1 message (head and Content-Length body)
@@ -94,8 +103,8 @@ func readMessage(br *bufio.Reader, out []byte) ([]byte, error) {
 		if len(line) <= 2 {
 			break
 		}
-		if k, v, ok := bytes.Cut(line, []byte{':'}); ok && bytes.EqualFold(k, []byte("Content-Length")) {
-			if cl, err = strconv.Atoi(string(bytes.TrimSpace(v))); err != nil {
+		if v, ok := contentLength(line); ok {
+			if cl, err = strconv.Atoi(v); err != nil {
 				return nil, fmt.Errorf("content-length: %w", err)
 			}
 		}
@@ -206,8 +215,8 @@ func messageLen(b []byte) int {
 	}
 	cl := 0
 	for _, line := range bytes.Split(b[:end], []byte("\r\n")) {
-		if k, v, ok := bytes.Cut(line, []byte{':'}); ok && bytes.EqualFold(k, []byte("Content-Length")) {
-			cl, _ = strconv.Atoi(string(bytes.TrimSpace(v)))
+		if v, ok := contentLength(line); ok {
+			cl, _ = strconv.Atoi(v)
 		}
 	}
 	if len(b) < end+4+cl {
