@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	v1 "github.com/aimesh/aimesh/api/v1alpha1"
-	"github.com/aimesh/aimesh/internal/grpcstatus"
 	"github.com/aimesh/aimesh/internal/openai"
 	"github.com/aimesh/aimesh/internal/snapshot"
 	"github.com/aimesh/aimesh/internal/telemetry"
@@ -244,11 +243,7 @@ func (g *Gateway) bodyError(w http.ResponseWriter, st *reqState, err error) {
 func (g *Gateway) reject(w http.ResponseWriter, st *reqState, status int, typ, code, msg string) {
 	st.res.Code = status
 	st.res.Failure = code
-	if st.r != nil && grpcstatus.IsGRPC(st.r) {
-		grpcstatus.Write(w, status, msg)
-		return
-	}
-	openai.WriteError(w, status, typ, code, msg)
+	openai.WriteErrorFor(w, st.r, status, typ, code, msg)
 }
 
 // fillRequest sets the fields route matching reads.

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/aimesh/aimesh/internal/grpcstatus"
 	"github.com/aimesh/aimesh/internal/jsonstr"
 )
 
@@ -59,6 +60,17 @@ func WriteError(w http.ResponseWriter, status int, typ, code, message string) {
 		*bp = b[:0]
 		bufPool.Put(bp)
 	}
+}
+
+// WriteErrorFor answers r with WriteError, or, when r is a gRPC call,
+// with the gRPC status for the same HTTP status (see grpcstatus): a gRPC
+// client reads grpc-status, not a JSON body.
+func WriteErrorFor(w http.ResponseWriter, r *http.Request, status int, typ, code, message string) {
+	if r != nil && grpcstatus.IsGRPC(r) {
+		grpcstatus.Write(w, status, message)
+		return
+	}
+	WriteError(w, status, typ, code, message)
 }
 
 // AppendError appends the JSON error body WriteError sends (without the

@@ -52,6 +52,6 @@ func (f *Forwarder) release(t *snapshot.Target, ep *discovery.Endpoint, p *Plan,
 func (f *Forwarder) shed(w http.ResponseWriter, r *http.Request, res *Result, p *Plan) {
 	res.Code, res.Failure = http.StatusTooManyRequests, "shed"
 	w.Header().Set("Retry-After", ShedRetryAfter)
-	writeError(w, r, http.StatusTooManyRequests, openai.TypeRateLimit, openai.CodeOverloaded,
+	openai.WriteErrorFor(w, r, http.StatusTooManyRequests, openai.TypeRateLimit, openai.CodeOverloaded,
 		"every endpoint of "+targetName(p)+" is saturated and this request is sheddable; retry after "+ShedRetryAfter+"s")
 }

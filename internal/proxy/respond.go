@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/aimesh/aimesh/internal/discovery"
-	"github.com/aimesh/aimesh/internal/grpcstatus"
 	"github.com/aimesh/aimesh/internal/openai"
 	"github.com/aimesh/aimesh/internal/proxy/h1"
 	"github.com/aimesh/aimesh/internal/snapshot"
@@ -139,17 +138,7 @@ func streaming(resp *http.Response) bool { return resp.ContentLength < 0 || isEv
 // fail writes an OpenAI-shaped error, or a gRPC status to a gRPC call.
 func (f *Forwarder) fail(w http.ResponseWriter, r *http.Request, res *Result, status int, failure, code, msg string) {
 	res.Code, res.Failure = status, failure
-	writeError(w, r, status, "upstream_error", code, msg)
-}
-
-// writeError answers r with an OpenAI-shaped error, or with the matching
-// gRPC status when r is a gRPC call.
-func writeError(w http.ResponseWriter, r *http.Request, status int, typ, code, msg string) {
-	if grpcstatus.IsGRPC(r) {
-		grpcstatus.Write(w, status, msg)
-		return
-	}
-	openai.WriteError(w, status, typ, code, msg)
+	openai.WriteErrorFor(w, r, status, "upstream_error", code, msg)
 }
 
 // classify names an upstream error.
