@@ -76,9 +76,13 @@ type Gateway struct {
 	listeners map[string]*boundListener // by kind:port
 	lisIdx    map[string]int
 	tunnels   sync.WaitGroup
-	streams   *proxy.Streams
-	hangups   *hangup.Watcher // clients of slow fast-lane requests
-	admin     *http.Server
+	// cutTunnels ends when Shutdown's drain timeout passes: the CONNECT
+	// tunnels and tcpRoute connections still open are then closed.
+	cutTunnels context.Context
+	cut        context.CancelFunc
+	streams    *proxy.Streams
+	hangups    *hangup.Watcher // clients of slow fast-lane requests
+	admin      *http.Server
 }
 
 // boundListener is one socket and the server on it.
@@ -119,6 +123,7 @@ func New(o Options) *Gateway {
 		listeners: map[string]*boundListener{},
 		lisIdx:    map[string]int{},
 	}
+	g.cutTunnels, g.cut = context.WithCancel(context.Background())
 	if o.DNSRefresh > 0 {
 		g.eps.Refresh = o.DNSRefresh
 	}
@@ -283,7 +288,7 @@ func (g *Gateway) open(w wanted) (*boundListener, error) {
 	var h http.Handler
 	switch w.kind {
 	case "tcp":
-		b.tcp = &tcpServer{g: g, port: w.port, li: li}
+		b.tcp = newTCPServer(g, w.port, li)
 	case "mesh":
 		h = &meshHandler{g: g, li: li}
 	default:
@@ -351,7 +356,7 @@ func (b *boundListener) shutdown(ctx context.Context) (forced bool) {
 	if b.srv == nil {
 		b.ln.Close()
 		<-b.done
-		return false
+		return b.tcp.drain(ctx)
 	}
 	var fastErr error
 	fastDone := make(chan struct{})
@@ -459,7 +464,10 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	case <-tunnelsDone:
 	case <-ctx.Done():
 		forced.Store(true)
+		g.cut()
+		<-tunnelsDone // closing both sides ends every pipe at once
 	}
+	g.cut()
 	if g.admin != nil {
 		g.admin.Close()
 	}

@@ -1,10 +1,12 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/aimesh/aimesh/internal/discovery"
@@ -49,15 +51,44 @@ func (g *Gateway) connect(w http.ResponseWriter, r *http.Request, st *reqState, 
 	}
 	g.tunnels.Add(1)
 	defer g.tunnels.Done()
-	_, down := proxy.Pipe(conn, up, snapshot.DefaultIdle)
+	_, down := proxy.Pipe(g.cutTunnels, conn, up, snapshot.DefaultIdle)
 	st.res.BytesSent = down
 }
 
 // tcpServer forwards connections on a tcpRoute port.
 type tcpServer struct {
-	g    *Gateway
-	port int
-	li   listenerInfo
+	g     *Gateway
+	port  int
+	li    listenerInfo
+	conns sync.WaitGroup
+	// cut ends when the listener's drain timeout passes (it was removed
+	// from the config, or the gateway shuts down): the connections still
+	// open are then closed.
+	cut  context.Context
+	stop context.CancelFunc
+}
+
+func newTCPServer(g *Gateway, port int, li listenerInfo) *tcpServer {
+	s := &tcpServer{g: g, port: port, li: li}
+	s.cut, s.stop = context.WithCancel(g.cutTunnels)
+	return s
+}
+
+// drain waits, once the listener is closed, for the open connections to
+// end, closing them when ctx ends first; it reports whether any had to be
+// cut.
+func (s *tcpServer) drain(ctx context.Context) (forced bool) {
+	done := make(chan struct{})
+	go func() { s.conns.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		forced = true
+		s.stop()
+		<-done
+	}
+	s.stop()
+	return forced
 }
 
 func (s *tcpServer) serve(ln net.Listener) error {
@@ -71,9 +102,9 @@ func (s *tcpServer) serve(ln net.Listener) error {
 			}
 			return err
 		}
-		s.g.tunnels.Add(1)
+		s.conns.Add(1)
 		go func() {
-			defer s.g.tunnels.Done()
+			defer s.conns.Done()
 			s.handle(c)
 		}()
 	}
@@ -127,6 +158,6 @@ func (s *tcpServer) handle(c net.Conn) {
 		m.Observe(http.StatusBadGateway, time.Since(start), 0)
 		return
 	}
-	proxy.Pipe(c, up, snapshot.Cap(rt.Idle, t.IdleCap))
+	proxy.Pipe(s.cut, c, up, snapshot.Cap(rt.Idle, t.IdleCap))
 	m.Observe(http.StatusOK, time.Since(start), 0)
 }

@@ -9,10 +9,11 @@ import (
 	"time"
 )
 
-// Pipe copies between two connections until either side closes or no
-// byte moves in either direction for idle (0: no idle limit). It closes
-// both connections and returns the bytes copied each way.
-func Pipe(client, upstream net.Conn, idle time.Duration) (up, down int64) {
+// Pipe copies between two connections until either side closes, no byte
+// moves in either direction for idle (0: no idle limit), or cut ends (a
+// gateway's drain timeout). It closes both connections and returns the
+// bytes copied each way.
+func Pipe(cut context.Context, client, upstream net.Conn, idle time.Duration) (up, down int64) {
 	var once sync.Once
 	closeBoth := func() {
 		once.Do(func() {
@@ -24,6 +25,8 @@ func Pipe(client, upstream net.Conn, idle time.Duration) (up, down int64) {
 	last.touch()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	stop := context.AfterFunc(cut, closeBoth)
+	defer stop()
 	if idle > 0 {
 		go func() {
 			t := time.NewTicker(idle / 4)
