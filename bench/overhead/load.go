@@ -33,7 +33,7 @@ type attackResult struct {
 	sent     int
 	errs     int
 	firstErr string
-	ticks    uint64 // CPU ticks the target's processes used meanwhile
+	cpu      cpuTime // CPU time the target's processes used meanwhile
 }
 
 // attack sends rate requests per second for dur (vegeta's constant pacer:
@@ -54,7 +54,7 @@ func attackWorkers(ctx context.Context, t *target, c *http.Client, body []byte, 
 	defer stop()
 	r := &attackResult{lat: make([]time.Duration, 0, int(float64(max(rate, 10000))*dur.Seconds())+16)}
 	pid := t.pid()
-	var before uint64
+	var before cpuTime
 	if pid != 0 {
 		before = cpuTicks(pid)
 	}
@@ -70,7 +70,7 @@ func attackWorkers(ctx context.Context, t *target, c *http.Client, body []byte, 
 		r.errs++
 	}
 	if pid != 0 {
-		r.ticks = cpuTicks(pid) - before
+		r.cpu = cpuTicks(pid).minus(before)
 	}
 	return r
 }
@@ -94,7 +94,7 @@ type phaseStats struct {
 	sent     int
 	errs     int
 	firstErr string
-	ticks    uint64
+	cpu      cpuTime
 }
 
 func (s *phaseStats) add(r *attackResult) {
@@ -107,7 +107,8 @@ func (s *phaseStats) add(r *attackResult) {
 	s.lat = append(s.lat, r.lat...)
 	s.sent += r.sent
 	s.errs += r.errs
-	s.ticks += r.ticks
+	s.cpu.user += r.cpu.user
+	s.cpu.sys += r.cpu.sys
 	if s.firstErr == "" {
 		s.firstErr = r.firstErr
 	}
@@ -115,10 +116,8 @@ func (s *phaseStats) add(r *attackResult) {
 
 // cpuPer10k is CPU seconds per 10,000 requests.
 func (s *phaseStats) cpuPer10k() float64 {
-	if s.sent == 0 {
-		return 0
-	}
-	return float64(s.ticks) / clockTicks / float64(s.sent) * 10000
+	all, _ := s.cpu.per10k(s.sent)
+	return all
 }
 
 // latencyPhase runs rounds of dur-long attacks at rate on every target,
@@ -167,7 +166,7 @@ func maxRate(ctx context.Context, log *slog.Logger, t *target, c *http.Client, b
 			r := attack(ctx, t, c, body, rate, stepDur)
 			slices.Sort(r.lat)
 			st := rateStep{rate: rate, p99: quantile(r.lat, 0.99), errs: r.errs,
-				busy: float64(r.ticks) / clockTicks / stepDur.Seconds()}
+				busy: float64(r.cpu.total()) / clockTicks / stepDur.Seconds()}
 			st.ok = r.errs == 0 && r.sent > 0 && st.p99 <= bound
 			steps = append(steps, st)
 			log.Info("max-rate step", "target", t.name, "rate", rate, "ok", st.ok, "p99", st.p99, "errors", r.errs,
@@ -247,6 +246,7 @@ type saturation struct {
 	rps   float64 // successful requests per second
 	p99   time.Duration
 	cpu   float64 // CPU seconds per 10k requests of the target's processes
+	sys   float64 // of cpu, the seconds spent in the kernel
 	errs  int
 	conns int
 }
@@ -259,10 +259,9 @@ func saturate(ctx context.Context, log *slog.Logger, t *target, c *http.Client, 
 	r := attackWorkers(ctx, t, c, body, 0, dur, uint64(conns), uint64(conns))
 	slices.Sort(r.lat)
 	s := &saturation{rps: float64(len(r.lat)) / dur.Seconds(), p99: quantile(r.lat, 0.99), errs: r.errs, conns: conns}
-	if r.sent > 0 {
-		s.cpu = float64(r.ticks) / clockTicks / float64(r.sent) * 10000
-	}
-	log.Info("saturation", "target", t.name, "conns", conns, "rps", int(s.rps), "p99", s.p99, "errors", r.errs, "cpu_s_per_10k", s.cpu)
+	s.cpu, s.sys = r.cpu.per10k(r.sent)
+	log.Info("saturation", "target", t.name, "conns", conns, "rps", int(s.rps), "p99", s.p99, "errors", r.errs,
+		"cpu_s_per_10k", s.cpu, "sys_s_per_10k", s.sys)
 	return s
 }
 

@@ -187,8 +187,9 @@ func run(ctx context.Context, log *slog.Logger, o *options) error {
 					return nil
 				}
 				res := attack(ctx, t, newClient(), chatBody, o.highRate, o.dur)
+				all, sys := res.cpu.per10k(res.sent)
 				log.Info("drove", "target", t.name, "pid", t.servingPID(), "rate", o.highRate, "sent", res.sent, "errors", res.errs,
-					"cpu_s_per_10k", float64(res.ticks)/clockTicks/float64(max(res.sent, 1))*10000)
+					"cpu_s_per_10k", all, "sys_s_per_10k", sys)
 				return nil
 			}
 		}

@@ -95,34 +95,52 @@ func pinTree(pid, cpu int) error {
 	return nil
 }
 
-// cpuTicks is utime+stime of pid and of its children (nginx's worker is a
-// child of its master), in clock ticks.
-func cpuTicks(pid int) uint64 {
-	var sum uint64
+// cpuTime is CPU time in clock ticks: user (utime) and system (stime).
+type cpuTime struct{ user, sys uint64 }
+
+func (c cpuTime) total() uint64 { return c.user + c.sys }
+
+func (c cpuTime) minus(o cpuTime) cpuTime { return cpuTime{c.user - o.user, c.sys - o.sys} }
+
+// per10k is CPU seconds per 10,000 of n requests: all, and the system part.
+func (c cpuTime) per10k(n int) (all, sys float64) {
+	if n <= 0 {
+		return 0, 0
+	}
+	f := 10000 / clockTicks / float64(n)
+	return float64(c.total()) * f, float64(c.sys) * f
+}
+
+// cpuTicks is the CPU time of pid and of its children (nginx's worker is
+// a child of its master).
+func cpuTicks(pid int) cpuTime {
+	var sum cpuTime
 	for _, p := range tree(pid) {
-		sum += procTicks(p)
+		t := procTicks(p)
+		sum.user += t.user
+		sum.sys += t.sys
 	}
 	return sum
 }
 
-func procTicks(pid int) uint64 {
+func procTicks(pid int) cpuTime {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0
+		return cpuTime{}
 	}
 	// Fields after the command name, which may hold spaces: state is
 	// field 3, utime 14, stime 15.
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0
+		return cpuTime{}
 	}
 	f := strings.Fields(string(b[i+1:]))
 	if len(f) < 13 {
-		return 0
+		return cpuTime{}
 	}
 	ut, _ := strconv.ParseUint(f[11], 10, 64)
 	st, _ := strconv.ParseUint(f[12], 10, 64)
-	return ut + st
+	return cpuTime{ut, st}
 }
 
 // tree is pid and its descendants.

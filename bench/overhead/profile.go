@@ -49,8 +49,9 @@ func profileAimesh(ctx context.Context, log *slog.Logger, t *target, body []byte
 	} else {
 		res = attackWorkers(ctx, t, newClient(), body, 0, dur+time.Second, uint64(closedLoopConns), uint64(closedLoopConns))
 	}
+	all, sys := res.cpu.per10k(res.sent)
 	log.Info("profiled load", "target", t.name, "rate", rate, "sent", res.sent, "errors", res.errs,
-		"cpu_s_per_10k", float64(res.ticks)/clockTicks/float64(max(res.sent, 1))*10000)
+		"cpu_s_per_10k", all, "sys_s_per_10k", sys)
 	g := <-ch
 	if g.err != nil {
 		return fmt.Errorf("cpu profile: %w", g.err)

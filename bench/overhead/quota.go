@@ -131,6 +131,7 @@ type quotaRun struct {
 	perCore   float64 // rps divided by the quota
 	throttled float64 // share of enforcement periods that ran out of quota
 	cpu       float64 // CPU seconds per 10k requests (utime+stime)
+	sys       float64 // of cpu, the kernel's part (stime)
 	errs      int
 }
 
@@ -145,12 +146,12 @@ func saturateCapped(ctx context.Context, log *slog.Logger, t *target, c *http.Cl
 	p0, th0 := q.throttled()
 	s := saturate(ctx, log, t, c, body, conns, dur)
 	p1, th1 := q.throttled()
-	r := &quotaRun{rps: s.rps, perCore: s.rps / frac, cpu: s.cpu, errs: s.errs}
+	r := &quotaRun{rps: s.rps, perCore: s.rps / frac, cpu: s.cpu, sys: s.sys, errs: s.errs}
 	if p1 > p0 {
 		r.throttled = float64(th1-th0) / float64(p1-p0)
 	}
 	log.Info("capped saturation", "target", t.name, "quota", frac, "rps", int(r.rps), "rps_per_core", int(r.perCore),
-		"throttled", fmt.Sprintf("%.0f%%", 100*r.throttled), "cpu_s_per_10k", r.cpu)
+		"throttled", fmt.Sprintf("%.0f%%", 100*r.throttled), "cpu_s_per_10k", r.cpu, "sys_s_per_10k", r.sys)
 	return r, nil
 }
 

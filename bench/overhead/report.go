@@ -173,10 +173,12 @@ func (r *report) perCoreTable() string {
 	w("Requests per core. Capped: the proxy's processes in a cgroup whose CFS bandwidth limit is %.0f%% of a CPU "+
 		"(%s period), driven by the same 64-connection closed loop, so that the proxy, not the load generator, "+
 		"sets the rate; rps per core is the rate divided by the quota, and the share of periods that ran out of "+
-		"quota shows the proxy was saturated (median of five rotated 3 s runs). Extrapolated: 10,000 divided by "+
+		"quota shows the proxy was saturated (median of five rotated 3 s runs). The CPU per request splits into user "+
+		"time (the proxy's own code, its runtime and libraries) and system time (system calls and the kernel's TCP work "+
+		"done on the proxy's behalf). Extrapolated: 10,000 divided by "+
 		"the CPU seconds per 10k requests of the uncapped closed loop, in which the proxy's core is partly idle "+
 		"and each wake-up serves fewer requests.\n\n", 100*r.quota, quotaPeriod)
-	w("| target | capped: rps | capped: rps per core | periods throttled | capped: CPU s / 10k req | extrapolated rps per core |\n|---|---|---|---|---|---|\n")
+	w("| target | capped: rps | capped: rps per core | periods throttled | capped: CPU s / 10k req (user + system) | extrapolated rps per core |\n|---|---|---|---|---|---|\n")
 	for _, t := range r.targets {
 		if t.name == r.direct {
 			continue
@@ -184,7 +186,8 @@ func (r *report) perCoreTable() string {
 		rps, perCore, thr, cpu, ext := "-", "-", "-", "-", "-"
 		if q := r.capped[t.name]; q != nil {
 			rps, perCore = fmt.Sprintf("%.0f", q.rps), fmt.Sprintf("%.0f", q.perCore)
-			thr, cpu = fmt.Sprintf("%.0f%%", 100*q.throttled), fmt.Sprintf("%.2f", q.cpu)
+			thr = fmt.Sprintf("%.0f%%", 100*q.throttled)
+			cpu = fmt.Sprintf("%.2f (%.2f + %.2f)", q.cpu, q.cpu-q.sys, q.sys)
 			if q.errs > 0 {
 				rps += fmt.Sprintf(" (%d errors)", q.errs)
 			}
