@@ -79,35 +79,34 @@ func shutdownCut(t *testing.T, g *testGW) {
 	}
 }
 
+// openTCPRoute starts a gateway with a tcpRoute port to an echo server
+// and opens a connection through it that has carried one echo.
+func openTCPRoute(t *testing.T) (g *testGW, echo *tcpEcho, port int, c net.Conn, br *bufio.Reader) {
+	t.Helper()
+	echo = newTCPEcho(t, "echo")
+	port = freePort(t)
+	g = startGW(t, tcpRouteConfig(port, echo), gateway.Options{DrainTimeout: drainCut})
+	c, err := net.Dial("tcp", g.ListenerAddr("tcp:"+strconv.Itoa(port)).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	br = bufio.NewReader(c)
+	echoOnce(t, c, br, "echo:")
+	return g, echo, port, c, br
+}
+
 // TestDrainCutsTCPRouteConnections: a tcpRoute connection still open when
 // the drain timeout passes is closed, both on shutdown and when its
-// listener leaves the config; other listeners keep serving meanwhile.
+// listener leaves the config.
 func TestDrainCutsTCPRouteConnections(t *testing.T) {
 	t.Run("shutdown", func(t *testing.T) {
-		echo := newTCPEcho(t, "echo")
-		port := freePort(t)
-		g := startGW(t, tcpRouteConfig(port, echo), gateway.Options{DrainTimeout: drainCut})
-		c, err := net.Dial("tcp", g.ListenerAddr("tcp:"+strconv.Itoa(port)).String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		br := bufio.NewReader(c)
-		echoOnce(t, c, br, "echo:")
+		g, _, _, c, br := openTCPRoute(t)
 		shutdownCut(t, g)
 		wantCut(t, c, br)
 	})
 	t.Run("listener removed", func(t *testing.T) {
-		echo := newTCPEcho(t, "echo")
-		port := freePort(t)
-		g := startGW(t, tcpRouteConfig(port, echo), gateway.Options{DrainTimeout: drainCut})
-		c, err := net.Dial("tcp", g.ListenerAddr("tcp:"+strconv.Itoa(port)).String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		br := bufio.NewReader(c)
-		echoOnce(t, c, br, "echo:")
+		g, echo, port, c, br := openTCPRoute(t)
 		start := time.Now()
 		if err := g.Apply(parseConfig(t, tcpRouteConfig(0, echo), false)); err != nil {
 			t.Fatal(err)
