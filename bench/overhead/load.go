@@ -107,8 +107,7 @@ func (s *phaseStats) add(r *attackResult) {
 	s.lat = append(s.lat, r.lat...)
 	s.sent += r.sent
 	s.errs += r.errs
-	s.cpu.user += r.cpu.user
-	s.cpu.sys += r.cpu.sys
+	s.cpu = s.cpu.plus(r.cpu)
 	if s.firstErr == "" {
 		s.firstErr = r.firstErr
 	}

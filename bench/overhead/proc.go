@@ -100,6 +100,8 @@ type cpuTime struct{ user, sys uint64 }
 
 func (c cpuTime) total() uint64 { return c.user + c.sys }
 
+func (c cpuTime) plus(o cpuTime) cpuTime { return cpuTime{c.user + o.user, c.sys + o.sys} }
+
 func (c cpuTime) minus(o cpuTime) cpuTime { return cpuTime{c.user - o.user, c.sys - o.sys} }
 
 // per10k is CPU seconds per 10,000 of n requests: all, and the system part.
@@ -116,9 +118,7 @@ func (c cpuTime) per10k(n int) (all, sys float64) {
 func cpuTicks(pid int) cpuTime {
 	var sum cpuTime
 	for _, p := range tree(pid) {
-		t := procTicks(p)
-		sum.user += t.user
-		sum.sys += t.sys
+		sum = sum.plus(procTicks(p))
 	}
 	return sum
 }
