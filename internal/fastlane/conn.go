@@ -2,7 +2,6 @@ package fastlane
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"io"
 	"net"
@@ -40,10 +39,10 @@ type conn struct {
 
 	// started is when the running request began (unix ns; 0: none).
 	started atomic.Int64
-	// cancelReq cancels the running request's context. It is written
-	// before started is stored, and read (by watchIfLong) only after a
-	// non-zero started is loaded.
-	cancelReq context.CancelCauseFunc
+	// req is the running request's context. It is written before
+	// started is stored, and read (by watchIfLong) only after a non-zero
+	// started is loaded.
+	req *reqContext
 	// gone is set when the client hung up: later requests on the
 	// connection start cancelled, as they would under one connection
 	// context.
@@ -218,12 +217,12 @@ func (c *conn) serveRequest(h *reqHead) bool {
 	// A context of its own, not derived from one per connection: that
 	// would cost a child registration per request, and only the hang-up
 	// watch ever cancels it before the request ends.
-	ctx, cancel := context.WithCancelCause(context.Background())
-	defer cancel(nil)
+	ctx := newReqContext()
+	defer ctx.end(nil)
 	if c.gone.Load() {
-		cancel(errClientGone)
+		ctx.end(errClientGone)
 	}
-	c.cancelReq = cancel
+	c.req = ctx
 	var zero http.Request
 	r := zero.WithContext(ctx)
 	r.Method, r.URL, r.Proto, r.ProtoMajor, r.ProtoMinor = h.method, h.url, "HTTP/1.1", 1, 1
@@ -279,7 +278,7 @@ func (c *conn) endRequest() {
 	c.started.Store(0)
 	c.mu.Lock()
 	c.unwatchLocked()
-	c.cancelReq = nil // the request's context is no longer ours to keep
+	c.req = nil // the request's context is no longer ours to keep
 	c.mu.Unlock()
 }
 
@@ -301,10 +300,10 @@ func (c *conn) watchIfLong(now time.Time) {
 	}
 	// gone runs under the watcher's lock, which Unwatch (called with c.mu
 	// held) takes: it must not take c.mu.
-	cancel := c.cancelReq
+	req := c.req
 	c.watch, c.watched = c.s.Hangups.Watch(c.nc, func() {
 		c.gone.Store(true)
-		cancel(errClientGone)
+		req.end(errClientGone)
 	})
 }
 

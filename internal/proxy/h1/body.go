@@ -70,7 +70,7 @@ type body struct {
 	resp      *http.Response // for trailers
 	cn        *conn          // nil once the connection is released
 	br        *bufio.Reader
-	stop      func() bool // stops the context.AfterFunc; nil without one
+	watch     ctxWatch // cancels cn when ctx ends
 	keepAlive bool
 
 	framing   Framing
@@ -112,8 +112,8 @@ func (b *body) limitRead() {
 	}
 }
 
-func (b *body) init(ctx context.Context, resp *http.Response, cn *conn, br *bufio.Reader, stop func() bool, keepAlive bool, fr Framing, length int64) {
-	b.ctx, b.resp, b.cn, b.nc, b.br, b.stop = ctx, resp, cn, cn.nc, br, stop
+func (b *body) init(ctx context.Context, resp *http.Response, cn *conn, br *bufio.Reader, watch ctxWatch, keepAlive bool, fr Framing, length int64) {
+	b.ctx, b.resp, b.cn, b.nc, b.br, b.watch = ctx, resp, cn, cn.nc, br, watch
 	b.keepAlive, b.framing, b.remaining = keepAlive, fr, length
 }
 
@@ -192,7 +192,7 @@ func (b *body) release(clean bool) {
 		return
 	}
 	b.cn, b.br = nil, nil
-	fired := b.stop != nil && !b.stop()
+	fired := b.watch.end()
 	reuse := clean && b.keepAlive && !fired && br.Buffered() == 0 &&
 		b.state.CompareAndSwap(connActive, connReleased)
 	putReader(br)
@@ -282,10 +282,9 @@ func Detach(rc io.ReadCloser) (d *Detached, ok bool) {
 	if b.cn == nil || b.err != nil || (b.framing == FramingChunked && b.cs != csSize) {
 		return nil, false
 	}
-	if b.stop != nil && !b.stop() {
+	if b.watch.end() {
 		return nil, false // the context ended: Read reports it
 	}
-	b.stop = nil
 	if !b.state.CompareAndSwap(connActive, connReleased) {
 		return nil, false
 	}

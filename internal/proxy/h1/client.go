@@ -145,14 +145,9 @@ func (c *Client) exchange(ctx context.Context, req *http.Request, out *outgoing,
 	if !deadline.IsZero() {
 		cn.nc.SetDeadline(deadline) // before the AfterFunc: a cancellation overrides it
 	}
-	var stop func() bool
-	if ctx.Done() != nil {
-		stop = context.AfterFunc(ctx, cn.cancel)
-	}
+	watch := watchCtx(ctx, cn.cancel)
 	fail := func(op string, err error, mayRetry bool) (*http.Response, bool, error) {
-		if stop != nil {
-			stop()
-		}
+		watch.end()
 		cn.hp.discard(cn)
 		if ctxEnded(ctx) {
 			return nil, false, ctxError(ctx, op)
@@ -191,7 +186,7 @@ func (c *Client) exchange(ctx context.Context, req *http.Request, out *outgoing,
 	resp.TLS = cn.tlsState // shared by the connection's responses
 	keepAlive := !resp.Close && !out.close && werr == nil
 	b := &ex.body
-	b.init(ctx, resp, cn, br, stop, keepAlive, fr, length)
+	b.init(ctx, resp, cn, br, watch, keepAlive, fr, length)
 	if fr == FramingNone {
 		b.release(true)
 		resp.Body = http.NoBody

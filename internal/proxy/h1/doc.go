@@ -21,8 +21,10 @@
 //     be sent again;
 //   - Content-Length and chunked bodies both ways, response trailers,
 //     1xx responses skipped, bodies read until close;
-//   - cancellation through the request's context with context.AfterFunc
-//     (no goroutine per request): errors then wrap context.Cause;
+//   - cancellation through the request's context, with its cancel hook
+//     when it is a CancelHooker (the fast lane's are) and with
+//     context.AfterFunc otherwise (no goroutine per request either way):
+//     errors then wrap context.Cause;
 //   - Detach, which hands the connection of an in-flight response to the
 //     caller (for a zero-copy streaming path).
 //
