@@ -5,20 +5,22 @@ import (
 	"strings"
 )
 
-// hopHeaders are removed when forwarding (RFC 9110 7.6.1). "Te: trailers"
-// is kept because gRPC needs it.
-var hopHeaders = []string{
-	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+// isHop reports whether a canonical header name is hop-by-hop (RFC 9110
+// 7.6.1): not forwarded. "Te: trailers" is forwarded again by
+// fillOutHeader because gRPC needs it.
+func isHop(k string) bool {
+	switch k {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+		"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
+	}
+	return false
 }
 
 // fillOutHeader copies h into out, an empty map, without hop-by-hop
 // headers.
 func fillOutHeader(out, h http.Header) {
-	for k, v := range h {
-		out[k] = v
-	}
-	removeHop(out)
+	copyEndToEnd(out, h)
 	if te := h["Te"]; len(te) > 0 {
 		for _, v := range te {
 			if strings.EqualFold(strings.TrimSpace(v), "trailers") {
@@ -28,23 +30,24 @@ func fillOutHeader(out, h http.Header) {
 	}
 }
 
-func removeHop(h http.Header) {
-	for _, f := range h["Connection"] {
-		for _, name := range strings.Split(f, ",") {
+// copyResponseHeader copies an upstream response's headers to w.
+func copyResponseHeader(dst, src http.Header) { copyEndToEnd(dst, src) }
+
+// copyEndToEnd copies src's fields into dst, leaving out the hop-by-hop
+// ones and those src's Connection field names. It skips them rather than
+// deleting them afterwards: a request costs map deletes only when it
+// names fields in Connection.
+func copyEndToEnd(dst, src http.Header) {
+	for k, v := range src {
+		if !isHop(k) {
+			dst[k] = v
+		}
+	}
+	for _, f := range src["Connection"] {
+		for name := range strings.SplitSeq(f, ",") {
 			if name = strings.TrimSpace(name); name != "" {
-				h.Del(name)
+				dst.Del(name)
 			}
 		}
 	}
-	for _, k := range hopHeaders {
-		delete(h, k)
-	}
-}
-
-// copyResponseHeader copies an upstream response's headers to w.
-func copyResponseHeader(dst, src http.Header) {
-	for k, v := range src {
-		dst[k] = v
-	}
-	removeHop(dst)
 }
