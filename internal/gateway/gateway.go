@@ -458,16 +458,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	if err := g.streams.Drain(ctx); err != nil {
 		forced.Store(true)
 	}
-	tunnelsDone := make(chan struct{})
-	go func() { g.tunnels.Wait(); close(tunnelsDone) }()
-	select {
-	case <-tunnelsDone:
-	case <-ctx.Done():
+	if drainGroup(ctx, &g.tunnels, g.cut) { // cutting closes both sides of every tunnel
 		forced.Store(true)
-		g.cut()
-		<-tunnelsDone // closing both sides ends every pipe at once
 	}
-	g.cut()
 	if g.admin != nil {
 		g.admin.Close()
 	}

@@ -78,16 +78,26 @@ func newTCPServer(g *Gateway, port int, li listenerInfo) *tcpServer {
 // end, closing them when ctx ends first; it reports whether any had to be
 // cut.
 func (s *tcpServer) drain(ctx context.Context) (forced bool) {
+	return drainGroup(ctx, &s.conns, s.stop)
+}
+
+// drainGroup waits for wg. When ctx ends first it calls cut, which must
+// make every member of wg end promptly, and waits for them; it reports
+// whether it had to cut. cut is called either way, to release it.
+func drainGroup(ctx context.Context, wg *sync.WaitGroup, cut func()) (forced bool) {
 	done := make(chan struct{})
-	go func() { s.conns.Wait(); close(done) }()
+	go func() { wg.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-ctx.Done():
-		forced = true
-		s.stop()
-		<-done
+		select {
+		case <-done: // both were ready: nothing to cut
+		default:
+			forced = true
+		}
 	}
-	s.stop()
+	cut()
+	<-done
 	return forced
 }
 

@@ -30,10 +30,8 @@ func fillOutHeader(out, h http.Header) {
 	}
 }
 
-// copyResponseHeader copies an upstream response's headers to w.
-func copyResponseHeader(dst, src http.Header) { copyEndToEnd(dst, src) }
-
-// copyEndToEnd copies src's fields into dst, leaving out the hop-by-hop
+// copyEndToEnd copies src's fields into dst (a request's to the upstream,
+// an upstream response's to the client), leaving out the hop-by-hop
 // ones and those src's Connection field names. It skips them rather than
 // deleting them afterwards: a request costs map deletes only when it
 // names fields in Connection.

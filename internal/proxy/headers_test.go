@@ -36,7 +36,7 @@ func TestHopByHopHeadersStayBehind(t *testing.T) {
 	}
 
 	resp := http.Header{"Retry-After": {"1"}} // set before the upstream answered
-	copyResponseHeader(resp, in)
+	copyEndToEnd(resp, in)
 	want = endToEnd.Clone()
 	want["Retry-After"] = []string{"1"}
 	if !reflect.DeepEqual(resp, want) {

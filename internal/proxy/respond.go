@@ -32,7 +32,7 @@ func (f *Forwarder) respond(w http.ResponseWriter, r *http.Request, resp *http.R
 	}()
 	defer resp.Body.Close()
 	h := w.Header()
-	copyResponseHeader(h, resp.Header)
+	copyEndToEnd(h, resp.Header)
 	announceTrailers(h, resp.Trailer)
 	sse := isEventStream(resp)
 	stream := resp.ContentLength < 0 || sse

@@ -112,7 +112,7 @@ func (f *Forwarder) handOff(w http.ResponseWriter, r *http.Request, resp *http.R
 		return giveUp()
 	}
 	h := w.Header()
-	copyResponseHeader(h, resp.Header)
+	copyEndToEnd(h, resp.Header)
 	announceTrailers(h, resp.Trailer)
 	head := appendHead(nil, resp, h, d.Framing, r.Close || p.Draining)
 	client, brw, err := http.NewResponseController(w).Hijack()
